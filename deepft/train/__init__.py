@@ -1,0 +1,1 @@
+"""Training: trainer loop, losses with prefactor schedules, learning rates, checkpoints, logs."""

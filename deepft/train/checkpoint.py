@@ -1,0 +1,110 @@
+"""Checkpoint files: ``model.ckpt-STEP.pt`` plus ``model.ckpt.pt`` pointing at the newest.
+
+A checkpoint is ``torch.save`` of a dict::
+
+    {"format": "deepft-checkpoint", "format_version": 1, "deepft_version": str,
+     "config": normalized input (dict), "branches": [names] ("Default" for single task),
+     "model": state_dict, "optimizer": state_dict, "step": int (steps completed),
+     "rng": {...}, "sampler": {...}}
+
+Every file is written atomically (temp file in the same folder, fsync, rename), so a run killed
+at any moment leaves the previous checkpoint intact and loadable.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from deepft import __version__
+from deepft.errors import ModelFileError
+
+FORMAT = "deepft-checkpoint"
+FORMAT_VERSION = 1
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(file_object)`` on a temp file next to ``path``, fsync, then rename over it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(state: dict, prefix: str, step: int, max_keep: int) -> Path:
+    """Write ``{prefix}-{step}.pt`` and repoint ``{prefix}.pt`` at it; keep ``max_keep`` files."""
+    import torch
+
+    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
+             **state}
+    target = Path(f"{prefix}-{step}.pt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda fh: torch.save(state, fh))
+    latest = Path(f"{prefix}.pt")
+    tmp_link = latest.with_name(f".{latest.name}.lnk")
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(target.name, tmp_link)
+    os.replace(tmp_link, latest)
+    for old in list_checkpoints(prefix)[:-max_keep] if max_keep > 0 else []:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def list_checkpoints(prefix: str) -> list[Path]:
+    """``{prefix}-STEP.pt`` files sorted by step (oldest first)."""
+    pattern = re.compile(re.escape(Path(prefix).name) + r"-(\d+)\.pt$")
+    found = []
+    for name in glob.glob(f"{glob.escape(prefix)}-*.pt"):
+        m = pattern.search(Path(name).name)
+        if m:
+            found.append((int(m.group(1)), Path(name)))
+    return [p for _, p in sorted(found)]
+
+
+def newest_complete_checkpoint(prefix: str) -> Path | None:
+    """The newest ``{prefix}-STEP.pt`` that loads; None when there is none."""
+    for path in reversed(list_checkpoints(prefix)):
+        try:
+            load_checkpoint(path)
+            return path
+        except ModelFileError:
+            continue
+    return None
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate a checkpoint; ModelFileError names the file and what is wrong."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"checkpoint {path} does not exist",
+                             hint="give the path of a model.ckpt-STEP.pt written by deepft train")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, OSError, ValueError) as err:
+        raise ModelFileError(f"checkpoint {path} is not a readable torch file ({err})",
+                             hint="the file is truncated or not a deepft checkpoint") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a deepft checkpoint",
+                             hint="DeePMD-kit .pt files and frozen models cannot be used here")
+    version = state.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"checkpoint {path} has format version {version}; this deepft "
+                             f"reads version {FORMAT_VERSION}",
+                             hint="use the deepft release that wrote it")
+    return state

@@ -1,0 +1,50 @@
+"""``lcurve.out`` in DeePMD-kit's layout.
+
+Header ``#  step  rmse_val  rmse_trn  rmse_e_val  rmse_e_trn  rmse_f_val  rmse_f_trn ... lr``;
+multitask runs suffix every metric with ``_BRANCH``. Lines are flushed as written so a killed
+run keeps its curve; on restart the file is appended to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+METRIC_ORDER = ("rmse", "rmse_e", "rmse_f", "rmse_v", "rmse_ae")
+
+
+class LcurveWriter:
+    """Writes one line per display step: validation and training metrics side by side."""
+
+    def __init__(self, path: str | Path, columns: list[str], append: bool = False):
+        """``columns``: metric names (with branch suffix) in display order."""
+        self.columns = columns
+        exists = Path(path).exists()
+        self.fh = open(path, "a" if append else "w", buffering=1)
+        if not (append and exists):
+            head = "# %5s" % "step"
+            for col in columns:
+                head += "   %11s %11s" % (f"{col}_val", f"{col}_trn")
+            head += "   %8s\n" % "lr"
+            self.fh.write(head)
+
+    def write(self, step: int, valid: dict[str, float], train: dict[str, float], lr: float
+              ) -> None:
+        line = "%7d" % step
+        for col in self.columns:
+            line += "   %11.2e %11.2e" % (valid.get(col, float("nan")),
+                                          train.get(col, float("nan")))
+        line += "   %8.1e\n" % lr
+        self.fh.write(line)
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def metric_columns(branch_metrics: dict[str, list[str]], multitask: bool) -> list[str]:
+    """Column names: metric names ordered as DeePMD-kit, suffixed by branch when multitask."""
+    cols = []
+    for branch, names in branch_metrics.items():
+        ordered = [m for m in METRIC_ORDER if m in names]
+        cols += [f"{m}_{branch}" if multitask else m for m in ordered]
+    return cols

@@ -1,0 +1,150 @@
+"""Everything a run needs before step 0: data per branch, model_prob, sel, statistics.
+
+Single task is the multitask case with one branch named ``Default``: ``task_sections(cfg)``
+yields (branch, model section, loss section, data section) for both.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepft.errors import InputError
+
+log = logging.getLogger("deepft.train")
+
+
+@dataclass
+class TaskData:
+    """Data of one branch: training and validation samplers and the loss section."""
+
+    train_systems: list
+    train: object  # deepft.data.DataSampler
+    valid: object | None
+    valid_numb_batch: int
+    loss_cfg: dict
+    stat_file: str | None
+
+
+def task_sections(cfg: dict) -> list[tuple[str, dict, dict, dict]]:
+    """(branch, model section, loss section, data section with training/validation_data)."""
+    model, training = cfg["model"], cfg["training"]
+    if "model_dict" not in model:
+        return [("Default", model, cfg["loss"], training)]
+    return [(b, model["model_dict"][b], cfg["loss_dict"][b], training["data_dict"][b])
+            for b in model["model_dict"]]
+
+
+def build_tasks(cfg: dict) -> dict[str, TaskData]:
+    """Load every branch's systems and build its samplers (seeded from training.seed)."""
+    from deepft.data import DataSampler, System, expand_systems
+
+    seed = int(cfg["training"].get("seed") or 0)
+    tasks = {}
+    for index, (branch, model_cfg, loss_cfg, data_cfg) in enumerate(task_sections(cfg)):
+        type_map = model_cfg["type_map"]
+
+        def load(section, *, name):
+            paths = expand_systems(section["systems"])
+            if not paths:
+                raise InputError(f"{name}.systems of branch {branch} lists no system",
+                                 hint="give folders holding type.raw and set.*/")
+            return [System(p, type_map) for p in paths]
+
+        tdata = data_cfg["training_data"]
+        train_systems = load(tdata, name="training_data")
+        train = DataSampler(train_systems, tdata.get("batch_size", "auto"),
+                            sys_probs=tdata.get("sys_probs"),
+                            auto_prob=tdata.get("auto_prob", "prob_sys_size"),
+                            seed=seed + 1000 * index)
+        vdata = data_cfg.get("validation_data")
+        valid, nbatch = None, 0
+        if vdata:
+            valid = DataSampler(load(vdata, name="validation_data"),
+                                vdata.get("batch_size", "auto"),
+                                sys_probs=vdata.get("sys_probs"),
+                                auto_prob=vdata.get("auto_prob", "prob_sys_size"),
+                                seed=seed + 1000 * index + 1)
+            nbatch = int(vdata.get("numb_btch", 1))
+        stat_file = data_cfg.get("stat_file") or cfg["training"].get("stat_file")
+        tasks[branch] = TaskData(train_systems, train, valid, nbatch, loss_cfg, stat_file)
+    return tasks
+
+
+def model_probabilities(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, float]:
+    """``training.model_prob`` normalized; branches missing from it weigh by their frame count."""
+    given = cfg["training"].get("model_prob") or {}
+    frames = {b: sum(s.nframes for s in t.train_systems) for b, t in tasks.items()}
+    total = sum(frames.values())
+    raw = {b: float(given[b]) if b in given else frames[b] / total for b in tasks}
+    norm = sum(raw.values())
+    if norm <= 0:
+        raise InputError("training.model_prob sums to zero", hint="give positive weights")
+    return {b: v / norm for b, v in raw.items()}
+
+
+def neighbor_counts(systems: list, rcut: float, ntypes: int) -> np.ndarray:
+    """Largest number of neighbors of each type within ``rcut`` over all frames (``ntypes``)."""
+    from deepft.ops import build_nlist
+
+    most = np.zeros(ntypes, dtype=np.int64)
+    for system in systems:
+        frames = system.get_frames(np.arange(system.nframes))
+        nl = build_nlist(frames["coord"], frames.get("box"), system.atype, rcut, [1] * ntypes)
+        most = np.maximum(most, np.asarray(nl.max_neighbors, dtype=np.int64))
+    return most
+
+
+def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
+                skip_stat: bool) -> None:
+    """Fill ``sel: "auto[:ratio]"`` from the data and check explicit sel against it (in place)."""
+    sel = desc_cfg["sel"]
+    if isinstance(sel, list) and skip_stat:
+        return
+    counts = neighbor_counts(systems, float(desc_cfg["rcut"]), ntypes)
+    if isinstance(sel, str):
+        ratio = float(sel.split(":")[1]) if ":" in sel else 1.1
+        # DeePMD-kit rounds the scaled count up to a multiple of 4
+        desc_cfg["sel"] = [int(math.ceil(ratio * c / 4.0)) * 4 if c else 4 for c in counts]
+        log.info("branch %s: sel %s from neighbor statistics (max counts %s)", branch,
+                 desc_cfg["sel"], counts.tolist())
+        return
+    log.info("branch %s: neighbor statistics: max neighbors per type %s, sel %s", branch,
+             counts.tolist(), sel)
+    short = [i for i, (c, s) in enumerate(zip(counts, sel)) if c > s]
+    if short:
+        needed = [int(max(c, s)) for c, s in zip(counts, sel)]
+        raise InputError(
+            f"model/descriptor/sel {sel} of branch {branch} is too small: the training data has "
+            f"atoms with up to {counts.tolist()} neighbors per type within rcut "
+            f"{desc_cfg['rcut']}",
+            hint=f"set sel to at least {needed} (or pass --skip-neighbor-stat to train with "
+                 "truncated neighborhoods)")
+
+
+def descriptor_groups(cfg: dict) -> list[list[str]]:
+    """Branches grouped by descriptor object: a shared_dict descriptor is one group."""
+    branches = [b for b, *_ in task_sections(cfg)]
+    links = cfg["model"].get("shared_links") or {}
+    groups, seen = [], set()
+    for entries in links.values():
+        members = [e.split("/", 1)[0] for e in entries if e.split("/", 1)[1] == "descriptor"]
+        if members:
+            groups.append(members)
+            seen.update(members)
+    return groups + [[b] for b in branches if b not in seen]
+
+
+def resolve_all_sel(cfg: dict, tasks: dict[str, TaskData], *, skip_stat: bool) -> None:
+    """Resolve/check ``sel`` once per descriptor over the union of the data that uses it."""
+    sections = {b: m for b, m, *_ in task_sections(cfg)}
+    for group in descriptor_groups(cfg):
+        systems = [s for b in group for s in tasks[b].train_systems]
+        first = sections[group[0]]
+        resolve_sel(first["descriptor"], systems, len(first["type_map"]),
+                    branch=",".join(group), skip_stat=skip_stat)
+        for b in group[1:]:
+            sections[b]["descriptor"]["sel"] = first["descriptor"]["sel"]

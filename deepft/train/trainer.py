@@ -1,0 +1,195 @@
+"""The training loop: one optimizer step per batch, single-task or multitask.
+
+Each step picks a branch (multitask: by ``model_prob`` with a seeded RNG; single task: the only
+one), draws its next batch, evaluates energy/forces/virial, applies the branch's loss with the
+learning rate of that step, and updates with Adam. Every ``disp_freq`` steps the training
+metrics of that batch and the mean validation metrics go to ``lcurve.out``; every
+``save_freq`` steps (and at the end) a checkpoint holds everything needed to continue
+bit-for-bit: weights, optimizer moments, step, the branch RNG and every sampler's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+
+from deepft.errors import TrainingError
+from deepft.train.batch import to_tensors
+from deepft.train.checkpoint import save_checkpoint
+from deepft.train.lcurve import LcurveWriter, metric_columns
+from deepft.train.loss import EnergyLoss
+from deepft.train.lr import build_lr
+from deepft.train.setup import TaskData
+
+log = logging.getLogger("deepft.train")
+
+
+class Trainer:
+    """Owns model, optimizer, schedule, data and outputs of one run."""
+
+    def __init__(self, cfg: dict, model: torch.nn.Module, tasks: dict[str, TaskData],
+                 model_prob: dict[str, float], device: torch.device | None = None):
+        """``model``: EnergyModel (single task) or MultiTaskModel; ``tasks``: branch -> data."""
+        self.cfg = cfg
+        self.tr = cfg["training"]
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device)
+        self.tasks = tasks
+        self.multitask = hasattr(model, "branches")
+        self.branches = list(tasks)
+        probs = np.array([model_prob[b] for b in self.branches], dtype=np.float64)
+        self.branch_prob = probs / probs.sum()
+        self.branch_rng = np.random.default_rng(int(self.tr.get("seed") or 0) + 7919)
+        self.numb_steps = int(self.tr["numb_steps"])
+        self.lr = build_lr(cfg["learning_rate"], self.numb_steps)
+        self.losses = {b: EnergyLoss(t.loss_cfg, self.lr.start_lr) for b, t in tasks.items()}
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=self.lr.start_lr)
+        self.step = 0
+        self.dtype = next(self.model.parameters()).dtype
+        self.timings: list[float] = []
+
+    # ---- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "config": self.cfg,
+            "branches": self.branches,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "rng": {"branch": self.branch_rng.bit_generator.state,
+                    "torch": torch.get_rng_state()},
+            "sampler": {b: {"train": t.train.state_dict(),
+                            "valid": t.valid.state_dict() if t.valid else None}
+                        for b, t in self.tasks.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a run exactly where ``state`` (a checkpoint) left it."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.branch_rng.bit_generator.state = state["rng"]["branch"]
+        torch.set_rng_state(state["rng"]["torch"])
+        for b, t in self.tasks.items():
+            s = state["sampler"][b]
+            t.train.load_state_dict(s["train"])
+            if t.valid is not None and s.get("valid") is not None:
+                t.valid.load_state_dict(s["valid"])
+
+    # ---- one step ----------------------------------------------------------------------
+    def branch_model(self, branch: str) -> torch.nn.Module:
+        return self.model.branches[branch] if self.multitask else self.model
+
+    def evaluate(self, branch: str, batch: dict, lr: float, training: bool):
+        data = to_tensors(batch, self.dtype, self.device)
+        model = self.branch_model(branch)
+        pred = model(data["coord"], data["box"], data["atype"])
+        return self.losses[branch](pred, data, lr, self.step)
+
+    def train_step(self) -> tuple[str, dict, float]:
+        branch = (self.branches[self.branch_rng.choice(len(self.branches), p=self.branch_prob)]
+                  if self.multitask else self.branches[0])
+        batch = self.tasks[branch].train.next_batch()
+        lr = self.lr.value(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        loss, metrics = self.evaluate(branch, batch, lr, training=True)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"loss is {loss.item()} at step {self.step + 1}, branch {branch}, system "
+                f"{batch.get('system_path')} frames {batch.get('frame_index')}",
+                hint="lower start_lr, check the labels of that system, or check sel/rcut")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.tr.get("gradient_max_norm")
+        if max_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        self.optimizer.step()
+        self.step += 1
+        return branch, metrics, lr
+
+    def validate(self, branch: str, lr: float) -> dict[str, float]:
+        """Mean of each metric over ``numb_btch`` validation batches, weighted by atom count."""
+        task = self.tasks[branch]
+        if task.valid is None:
+            return {}
+        self.model.eval()
+        sums: dict[str, float] = {}
+        weight = 0.0
+        for _ in range(task.valid_numb_batch):
+            batch = task.valid.next_batch()
+            _, metrics = self.evaluate(branch, batch, lr, training=False)
+            natoms = float(batch["coord"].shape[1])
+            weight += natoms
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + natoms * v
+        return {k: v / weight for k, v in sums.items()}
+
+    # ---- loop --------------------------------------------------------------------------
+    def run(self) -> None:
+        tr = self.tr
+        disp_freq, save_freq = int(tr["disp_freq"]), int(tr["save_freq"])
+        prefix = tr.get("save_ckpt", "model.ckpt")
+        max_keep = int(tr.get("max_ckpt_keep", 5))
+        metric_names = {b: self.metric_names(b) for b in self.branches}
+        columns = metric_columns(metric_names, self.multitask)
+        lcurve = LcurveWriter(tr.get("disp_file", "lcurve.out"), columns, append=self.step > 0)
+        start_step = self.step
+        t_last, steps_since = time.perf_counter(), 0
+        log.info("training %d steps from step %d (%s)", self.numb_steps, self.step,
+                 ", ".join(self.branches))
+        try:
+            while self.step < self.numb_steps:
+                t0 = time.perf_counter()
+                branch, train_metrics, lr = self.train_step()
+                self.timings.append(time.perf_counter() - t0)
+                steps_since += 1
+                if self.step % disp_freq == 0 or self.step == 1:
+                    self.display(lcurve, branch, train_metrics, lr, columns)
+                    rate = steps_since / max(time.perf_counter() - t_last, 1e-9)
+                    eta = (self.numb_steps - self.step) / max(rate, 1e-9)
+                    log.info("step %d/%d  %.2f steps/s  eta %s", self.step, self.numb_steps,
+                             rate, format_seconds(eta))
+                    t_last, steps_since = time.perf_counter(), 0
+                if self.step % save_freq == 0 or self.step == self.numb_steps:
+                    path = save_checkpoint(self.state_dict(), prefix, self.step, max_keep)
+                    log.info("saved checkpoint %s", path)
+        finally:
+            lcurve.close()
+        done = self.step - start_step
+        if done:
+            warm = self.timings[1:] if len(self.timings) > 1 else self.timings
+            log.info("finished %d steps; average %.4f s/step (after the first step)",
+                     done, sum(warm) / len(warm))
+
+    def metric_names(self, branch: str) -> list[str]:
+        loss = self.losses[branch]
+        names = ["rmse"]
+        names += [f"rmse_{t}" for t in ("e", "f", "v", "ae") if loss.has(t)]
+        if loss.has("pf") and "rmse_f" not in names:
+            names.append("rmse_f")
+        return names
+
+    def display(self, lcurve, branch, train_metrics, lr, columns) -> None:
+        valid, train = {}, {}
+        branches = self.branches if self.multitask else [branch]
+        for b in branches:
+            v = self.validate(b, lr)
+            suffix = f"_{b}" if self.multitask else ""
+            valid.update({f"{k}{suffix}": x for k, x in v.items()})
+        suffix = f"_{branch}" if self.multitask else ""
+        train.update({f"{k}{suffix}": x for k, x in train_metrics.items()})
+        lcurve.write(self.step, valid, train, lr)
+
+
+def format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
