@@ -69,9 +69,9 @@ class StatFile:
     def load(self, key, names: Sequence[str] | None = None,
              fingerprint: str | None = None) -> dict[str, np.ndarray] | None:
         """The arrays under ``key`` (all, or ``names``), None if absent/incomplete/mismatched."""
+        group = _group_name(key)
         if not self.path.is_file():
             return None
-        group = _group_name(key)
         with self._open_read() as h5:
             if group not in h5:
                 return None
