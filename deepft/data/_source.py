@@ -7,11 +7,12 @@ Both layouts hold the same names (DeePMD-kit / dpdata convention):
     nopbc             (empty file / any dataset) | present: the system is not periodic
     set.NNN/coord.npy (nframes x natoms*3) | Å
     set.NNN/box.npy   (nframes x 9)     | Å, rows = lattice vectors; required unless nopbc
-    set.NNN/<label>.npy                 | energy, force, virial, atom_ener, atom_pref, fparam, aparam
+    set.NNN/<label>.npy                 | energy, force, virial, atom_ener, atom_pref,
+                                          fparam, aparam
 
-In an HDF5 file a system is a group addressed as ``file.h5#/path/in/file``; the ``.raw`` and ``.npy``
-names become datasets and ``set.NNN`` sub-groups. Everything read here is returned as numpy arrays;
-the shape and value checks live in :mod:`deepft.data.system`.
+In an HDF5 file a system is a group addressed as ``file.h5#/path/in/file``; the ``.raw`` and
+``.npy`` names become datasets and ``set.NNN`` sub-groups. Everything read here is returned as
+numpy arrays; the shape and value checks live in :mod:`deepft.data.system`.
 """
 
 from __future__ import annotations

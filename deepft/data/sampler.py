@@ -139,7 +139,8 @@ class DataSampler:
             raise InputError("no data system to sample from", hint="list systems in `systems`")
         self.systems = list(systems)
         self.batch_sizes = resolve_batch_sizes(batch_size, [s.natoms for s in self.systems])
-        self.nbatches = [math.ceil(s.nframes / b) for s, b in zip(self.systems, self.batch_sizes)]
+        self.nbatches = [math.ceil(s.nframes / b)
+                         for s, b in zip(self.systems, self.batch_sizes, strict=True)]
         self.probs = system_probabilities(self.nbatches, sys_probs, auto_prob)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
@@ -188,7 +189,7 @@ class DataSampler:
         """
         sizes = self.batch_sizes if batch_size is None else resolve_batch_sizes(
             batch_size, [s.natoms for s in self.systems])
-        for i, (system, b) in enumerate(zip(self.systems, sizes)):
+        for i, (system, b) in enumerate(zip(self.systems, sizes, strict=True)):
             for stt in range(0, system.nframes, b):
                 yield make_batch(system, np.arange(stt, min(stt + b, system.nframes)), i)
 
@@ -215,7 +216,7 @@ class DataSampler:
                 f"the data now has {nframes}",
                 hint="restart with the same training data, or use --init-model instead")
         self._rng.bit_generator.state = state["rng"]
-        for rng, st in zip(self._sys_rngs, state["system_rngs"]):
+        for rng, st in zip(self._sys_rngs, state["system_rngs"], strict=True):
             rng.bit_generator.state = st
         self._order = [np.asarray(o, dtype=np.int64) for o in state["order"]]
         self._cursor = [int(c) for c in state["cursor"]]

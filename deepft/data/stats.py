@@ -120,7 +120,7 @@ def sample_stat_frames(systems: list, nbatch: int, batch_size="auto", *, seed: i
     sizes = resolve_batch_sizes(batch_size, [s.natoms for s in systems])
     seqs = np.random.SeedSequence(int(seed)).spawn(len(systems))
     out = []
-    for i, (system, b) in enumerate(zip(systems, sizes)):
+    for i, (system, b) in enumerate(zip(systems, sizes, strict=True)):
         if shuffle:
             order = np.random.Generator(np.random.PCG64(seqs[i])).permutation(system.nframes)
         else:

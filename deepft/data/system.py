@@ -5,7 +5,7 @@ reads every ``set.*`` folder (concatenated in sorted order), checks shapes and v
 everything to float64 (units untouched: Å, eV, eV/Å, virial in eV) and maps the atom types onto
 the model's ``type_map``.
 
-Frame data returned by :meth:`System.get_frames` (``b`` = number of requested frames, ``N`` = natoms):
+Frame data returned by :meth:`System.get_frames` (``b`` = requested frames, ``N`` = natoms):
 
     coord     (b x N x 3)  | Cartesian coordinates, Å
     box       (b x 9)      | lattice vectors as rows, Å; None for a non-periodic (``nopbc``) system
@@ -222,7 +222,7 @@ class System:
         data = {}
         present = {k for arrs in per_set for k in arrs}
         for name in [k for k in ("coord", "box", *LABELS, *INPUTS) if k in present]:
-            have = [s for s, arrs in zip(self.sets, per_set) if name in arrs]
+            have = [s for s, arrs in zip(self.sets, per_set, strict=True) if name in arrs]
             if len(have) != len(per_set):
                 lack = next(s for s in self.sets if s not in have)
                 raise DataError(f"{name}.npy is present in {src.describe(have[0])} but missing "

@@ -35,7 +35,7 @@ def test_batch_size_rules(rule, natoms, expected):
     assert sizes == expected
     if isinstance(rule, str) and rule.startswith("auto"):
         limit = int(rule.split(":")[1]) if ":" in rule else 32
-        for b, n in zip(sizes, natoms):  # smallest b with b * natoms >= limit
+        for b, n in zip(sizes, natoms, strict=True):  # smallest b with b * natoms >= limit
             assert b * n >= limit and (b == 1 or (b - 1) * n < limit), (rule, n)
 
 

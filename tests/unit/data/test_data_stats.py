@@ -109,12 +109,13 @@ def test_sample_stat_frames(organic):
     assert [len(s["frame_index"]) for s in stat] == [50, 40, 15]
     assert [s["system_index"] for s in stat] == [0, 1, 2]
     assert sorted(stat[2]["frame_index"].tolist()) == list(range(15))
-    for s, system in zip(stat, organic):
+    for s, system in zip(stat, organic, strict=True):
         assert len(set(s["frame_index"].tolist())) == len(s["frame_index"])
         np.testing.assert_array_equal(s["energy"], system.get_frames(s["frame_index"])["energy"])
     again = sample_stat_frames(organic, 10, "auto", seed=0)
     other = sample_stat_frames(organic, 10, "auto", seed=1)
-    assert all(np.array_equal(a["frame_index"], b["frame_index"]) for a, b in zip(stat, again))
+    for a, b in zip(stat, again, strict=True):
+        np.testing.assert_array_equal(a["frame_index"], b["frame_index"])
     assert not np.array_equal(stat[0]["frame_index"], other[0]["frame_index"])
     ordered = sample_stat_frames(organic, 2, 3, shuffle=False)
     np.testing.assert_array_equal(ordered[0]["frame_index"], np.arange(6))
