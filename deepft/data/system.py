@@ -137,9 +137,12 @@ class System:
         if coord is None:
             raise DataError(f"{where} is missing", hint="every set.* folder needs coord.npy")
         self._check_numeric(coord, where)
+        if coord.size == 0:
+            raise DataError(f"{where} holds no frame (shape {coord.shape})",
+                            hint="remove the empty set folder")
         ncoord = 3 * self.natoms
         per = coord.size if coord.ndim < 2 else int(np.prod(coord.shape[1:]))
-        if per != ncoord or coord.size == 0:
+        if per != ncoord:
             raise DataError(
                 f"{where} has shape {coord.shape}: {per / 3:g} atoms per frame, but "
                 f"{src.describe('type.raw')} lists {self.natoms} atoms",

@@ -89,6 +89,8 @@ CASES = [
      r"set\.000/energy\.npy is truncated or not a valid \.npy file", "numpy.save"),
     ("text npy dtype", "organic", _np_edit("set.000/energy.npy", lambda a: a.astype(str)),
      r"set\.000/energy\.npy has dtype <U\d+, expected floating point", "float64"),
+    ("empty coord", "organic", _np_edit("set.000/coord.npy", lambda a: a[:0]),
+     r"set\.000/coord\.npy holds no frame", "empty set folder"),
     ("type.raw too short", "organic", _write("type.raw", "0 0 0 0 1 1 1\n"),
      r"coord\.npy has shape \(15, 24\): 8 atoms per frame, but .*type\.raw lists 7 atoms",
      "one type per atom"),

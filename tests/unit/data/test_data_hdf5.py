@@ -79,3 +79,15 @@ def test_h5_missing_set_dataset(tmp_path, water_dir, write_h5):
         del h5["w/set.000/box.npy"]
     with pytest.raises(DataError, match=r"broken.h5#/w/set.000/box.npy is missing"):
         System(f"{path}#/w", ["O", "H"])
+
+
+def test_h5_variable_length_strings(tmp_path, organic_dir, write_h5):
+    path = tmp_path / "vlen.h5"
+    with h5py.File(path, "w") as h5:
+        write_h5(h5, "s", organic_dir / "C4H3O1")
+        del h5["s/type_map.raw"]
+        h5["s"].create_dataset("type_map.raw", data=["C", "H", "O"],
+                               dtype=h5py.string_dtype())
+    system = System(f"{path}#/s", ["O", "H", "C"])
+    assert system.system_type_map == ["C", "H", "O"]
+    np.testing.assert_array_equal(system.type_counts, [1, 3, 4])  # O1 H3 C4

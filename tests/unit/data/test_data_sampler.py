@@ -124,21 +124,24 @@ def test_deterministic_for_seed(water, organic):
 
 
 @pytest.mark.parametrize("codec", ["none", "json", "pickle"])
-def test_exact_restart_from_state_dict(water, organic, codec):
-    systems = water + organic
-    ref = DataSampler(systems, "auto", seed=5)
-    _trace(ref, 137)  # crosses epochs of C4H3O1 (4 batches per epoch)
+@pytest.mark.parametrize("which", ["all", "small"])
+def test_exact_restart_from_state_dict(water, organic, codec, which):
+    # "small": batch 4 over C4H3O1 + data_0 (4 and 20 batches per epoch), so both sides of the
+    # restart cross many epochs and reshuffle
+    systems = water + organic if which == "all" else [organic[2], water[0]]
+    ref = DataSampler(systems, "auto" if which == "all" else 4, seed=5)
+    _trace(ref, 137)
     state = ref.state_dict()
     if codec == "json":
         state = json.loads(json.dumps(state))
     elif codec == "pickle":
         state = pickle.loads(pickle.dumps(state))
     expected = _trace(ref, 300)
-    restarted = DataSampler(systems, "auto", seed=5)
+    restarted = DataSampler(systems, ref.batch_sizes, seed=5)
     restarted.load_state_dict(state)
     assert _trace(restarted, 300) == expected
     # even a sampler built with another seed continues identically
-    other = DataSampler(systems, "auto", seed=99)
+    other = DataSampler(systems, ref.batch_sizes, seed=99)
     other.load_state_dict(state)
     assert _trace(other, 300) == expected
 
