@@ -1,0 +1,132 @@
+"""Checks that involve several keys, run on the normalized (checked, defaults filled) config."""
+
+from __future__ import annotations
+
+import difflib
+
+from deepft.config.check import Checker, Path
+from deepft.config.multitask import check_links
+
+
+def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
+    """All cross-field checks of a normalized config; fixes up ``stage_splits`` in place."""
+    numb_steps = cfg["training"]["numb_steps"]
+    training = cfg["training"]
+    if multi_task:
+        model = cfg["model"]
+        branches = list(model["model_dict"])
+        for b in branches:
+            check_model(model["model_dict"][b], chk, ("model", "model_dict", b))
+        check_links(model, chk)
+        check_branch_map(cfg["loss_dict"], branches, chk, ("loss_dict",), "loss")
+        check_branch_map(training["data_dict"], branches, chk, ("training", "data_dict"),
+                         "data section (training_data, ...)")
+        for b, loss in cfg["loss_dict"].items():
+            check_stages(loss, numb_steps, chk, ("loss_dict", b))
+        for b, data in training["data_dict"].items():
+            check_data(data, chk, ("training", "data_dict", b))
+        check_model_prob(training["model_prob"], branches, chk)
+    else:
+        check_model(cfg["model"], chk, ("model",))
+        check_stages(cfg["loss"], numb_steps, chk, ("loss",))
+        check_data(training, chk, ("training",))
+    if numb_steps > 0 and training["warmup_steps"] >= numb_steps:
+        raise chk.fail(f"training/warmup_steps ({training['warmup_steps']}) must be smaller "
+                       f"than training/numb_steps ({numb_steps})", hint="shorten the warmup")
+
+
+def check_model(model: dict, chk: Checker, path: Path) -> None:
+    desc, fit = model["descriptor"], model["fitting_net"]
+    dpath = chk.show_path(path + ("descriptor",))
+    if not desc["rcut_smth"] < desc["rcut"]:
+        raise chk.fail(f"{dpath}/rcut_smth ({desc['rcut_smth']}) must be smaller than "
+                       f"{dpath}/rcut ({desc['rcut']})",
+                       hint="smoothing starts at rcut_smth and ends at rcut, e.g. 0.5 and 6.0")
+    sel, ntypes = desc["sel"], len(model["type_map"])
+    if isinstance(sel, list) and len(sel) != ntypes:
+        raise chk.fail(f"{dpath}/sel has {len(sel)} entries but "
+                       f"{chk.show_path(path + ('type_map',))} has {ntypes} types",
+                       hint="give one neighbor count per type, or \"auto\"")
+    if desc["axis_neuron"] > desc["neuron"][-1]:
+        raise chk.fail(f"{dpath}/axis_neuron ({desc['axis_neuron']}) must not exceed the last "
+                       f"embedding width {dpath}/neuron[-1] ({desc['neuron'][-1]})",
+                       hint="lower axis_neuron or widen the embedding net")
+    trainable = fit["trainable"]
+    if isinstance(trainable, list) and len(trainable) != len(fit["neuron"]) + 1:
+        fpath = chk.show_path(path + ("fitting_net",))
+        raise chk.fail(f"{fpath}/trainable has {len(trainable)} entries; it needs "
+                       f"len(neuron) + 1 = {len(fit['neuron']) + 1} (hidden layers + output)",
+                       hint="or give one bool for the whole fitting net")
+
+
+def check_data(section: dict, chk: Checker, path: Path) -> None:
+    """``training_data``/``validation_data`` of one branch (``section`` holds both)."""
+    for name in ("training_data", "validation_data"):
+        data = section.get(name)
+        if data is None:
+            continue
+        where = chk.show_path(path + (name, "systems"))
+        systems = data["systems"]
+        entries = [systems] if isinstance(systems, str) else systems
+        if not entries or not all(s.strip() for s in entries):
+            raise chk.fail(f"{where} is empty", hint="give a system folder or a list of them")
+        probs = data["sys_probs"]
+        if probs is not None and isinstance(systems, list) and len(probs) != len(systems):
+            raise chk.fail(f"{chk.show_path(path + (name, 'sys_probs'))} has {len(probs)} "
+                           f"entries but {where} has {len(systems)}",
+                           hint="give one probability per system")
+
+
+def check_branch_map(section: dict, branches: list[str], chk: Checker, path: Path,
+                     what: str) -> None:
+    """``section`` (loss_dict or data_dict) has exactly one entry per model branch."""
+    where = "/".join(path)
+    for b in branches:
+        if b not in section:
+            raise chk.fail(f"branch {b!r} of model/model_dict has no {where} entry",
+                           hint=f"add {where}/{b} with its {what}")
+    for name in section:
+        if name not in branches:
+            raise chk.fail(f"{where}/{name} names no branch of model/model_dict{guess(name, branches)}",
+                           hint=f"branches: {', '.join(branches)}")
+
+
+def check_model_prob(model_prob: dict, branches: list[str], chk: Checker) -> None:
+    for name in model_prob:
+        if name not in branches:
+            raise chk.fail(f"training/model_prob names unknown branch {name!r}"
+                           f"{guess(name, branches)}",
+                           hint=f"valid branches: {', '.join(branches)}")
+    if model_prob and len(model_prob) == len(branches) and sum(model_prob.values()) <= 0:
+        raise chk.fail("training/model_prob weights sum to zero",
+                       hint="give at least one positive weight")
+
+
+def check_stages(loss: dict, numb_steps: int, chk: Checker, path: Path) -> None:
+    """Turn ``fraction`` into ``start_step``, sort, and check the stages (in place)."""
+    stages = []
+    for i, stage in enumerate(loss.get("stage_splits", [])):
+        where = "/".join(path + ("stage_splits", str(i)))
+        if ("start_step" in stage) == ("fraction" in stage):
+            raise chk.fail(f"{where} needs exactly one of start_step and fraction",
+                           hint="e.g. {\"fraction\": 0.5, \"pref_e\": 1, \"pref_f\": 1}")
+        start = stage.get("start_step")
+        if start is None:
+            start = int(round(stage["fraction"] * numb_steps))
+        if numb_steps > 0 and start >= numb_steps:
+            raise chk.fail(f"{where} starts at step {start}, not before training/numb_steps "
+                           f"({numb_steps}), so it would never apply", hint="start it earlier")
+        stages.append({"start_step": start, "pref_e": stage["pref_e"],
+                       "pref_f": stage["pref_f"]})
+    stages.sort(key=lambda s: s["start_step"])
+    for a, b in zip(stages, stages[1:]):
+        if a["start_step"] == b["start_step"]:
+            raise chk.fail(f"{'/'.join(path + ('stage_splits',))}: two stages start at step "
+                           f"{a['start_step']}", hint="give each stage its own start")
+    if "stage_splits" in loss:
+        loss["stage_splits"] = stages
+
+
+def guess(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

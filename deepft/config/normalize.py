@@ -1,0 +1,84 @@
+"""``normalize``: raw input dict -> checked config with every default filled.
+
+Steps (DeePMD-kit's ``normalize -> check_value(strict=True) -> cross-field checks``, with
+deepft's messages): drop comment keys; for a multitask input, resolve ``shared_dict``
+references (deepft.config.multitask); check every key against the dargs schema while filling
+defaults (deepft.config.check); cross-field checks (deepft.config.crosscheck). The result
+re-normalizes to itself, so a written ``out.json`` can be read back.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+from dargs.dargs import ArgumentError
+
+from deepft.config import schema
+from deepft.config.check import Checker, Path
+from deepft.config.crosscheck import check_all
+from deepft.config.multitask import resolve_shared
+from deepft.errors import InputError
+
+# dicts whose keys are user-chosen names: only "_comment*" keys are dropped there
+NAME_MAPS = {("model", "shared_dict"), ("model", "model_dict"), ("model", "shared_links"),
+             ("loss_dict",), ("training", "data_dict"), ("training", "model_prob")}
+
+
+def strip_comments(value, path: Path = ()):
+    """Copy of ``value`` without comment keys: keys starting with ``_`` (DeePMD-kit trims
+    ``_*``), or, in dicts keyed by branch/shared names, keys starting with ``_comment``."""
+    if isinstance(value, dict):
+        prefix = "_comment" if path in NAME_MAPS else "_"
+        return {k: strip_comments(v, path + (k,)) for k, v in value.items()
+                if not (isinstance(k, str) and k.startswith(prefix))}
+    if isinstance(value, list):
+        return [strip_comments(v, path) for v in value]
+    return value
+
+
+def is_multitask(cfg: dict) -> bool:
+    """Whether ``cfg`` (raw or normalized) is a multitask input (``model/model_dict``)."""
+    model = cfg.get("model") if isinstance(cfg, dict) else None
+    return isinstance(model, dict) and "model_dict" in model
+
+
+def branch_names(cfg: dict) -> list[str]:
+    """Branch names in input order; ``["Default"]`` for a single-task config."""
+    if is_multitask(cfg):
+        return list(cfg["model"]["model_dict"])
+    return ["Default"]
+
+
+def normalize(raw: dict, source: str = "input.json") -> dict:
+    """Checked copy of ``raw`` with defaults filled; raises InputError naming the key path."""
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: the input must be a JSON object, got {type(raw).__name__}",
+                         hint="start the file with { and give model, learning_rate, loss and "
+                              "training")
+    cfg = strip_comments(deepcopy(raw))
+    multi = is_multitask(cfg)
+    origins: dict[Path, Path] = {}
+    chk = Checker(source, lambda path: show_path(path, origins))
+    if multi:
+        resolved = resolve_shared(cfg["model"], chk)
+        cfg["model"] = resolved.model
+        origins.update(resolved.origins)
+    root = schema.root(multi)
+    out = chk.dict(root, cfg, ())
+    check_all(out, chk, multi)
+    try:  # the checker above is stricter; this only guards against the two drifting apart
+        root.check_value(out, strict=True)
+    except ArgumentError as err:
+        raise InputError(f"{source}: {err.path or 'input'}: {err.message}",
+                         hint="run `deepft doc-train-input` for every key") from None
+    return out
+
+
+def show_path(path: Path, origins: dict[Path, Path]) -> str:
+    """``a/b/c``; inside a component copied from shared_dict, the shared_dict path."""
+    for n in range(len(path), 0, -1):
+        origin = origins.get(path[:n])
+        if origin is not None:
+            branch = path[2]
+            return "/".join(origin + path[n:]) + f" (shared, used by branch {branch})"
+    return "/".join(path)
