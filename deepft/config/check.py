@@ -29,13 +29,27 @@ _NO_DEFAULT = Argument("x", int).default  # dargs' private "no default" marker
 
 
 class Checker:
-    """Holds the source name and how paths are shown (shared entries map back to their origin)."""
+    """Holds the source name and how paths are shown.
 
-    def __init__(self, source: str, show_path: Callable[[Path], str] | None = None):
+    ``remap(path) -> (shown path, branch or None)`` maps a path inside a component copied from
+    ``model/shared_dict`` back to where the user wrote it; the message then names the branch.
+    """
+
+    def __init__(self, source: str,
+                 remap: Callable[[Path], tuple[Path, str | None]] | None = None):
         self.source = source
-        self.show_path = show_path or (lambda p: "/".join(p))
+        self.remap = remap or (lambda p: (p, None))
+        self.via: str | None = None
+
+    def show_path(self, path: Path) -> str:
+        """``a/b/c`` as the user wrote it (remembers the branch for the next ``fail``)."""
+        shown, self.via = self.remap(tuple(path))
+        return "/".join(shown)
 
     def fail(self, message: str, hint: str | None = None) -> InputError:
+        if self.via is not None:
+            message += f" (in a shared_dict entry used by branch {self.via})"
+            self.via = None
         return InputError(f"{self.source}: {message}", hint=hint)
 
     # ---- values ------------------------------------------------------------------------
@@ -244,7 +258,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return a == b
@@ -253,4 +267,4 @@ def same(a: Any, b: Any) -> bool:
 def first_line(doc: str) -> str | None:
     if not doc:
         return None
-    return doc.split(". ")[0].rstrip(".") + "."
+    return doc.replace("``", "").split(". ")[0].rstrip(".") + "."

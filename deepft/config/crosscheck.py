@@ -37,26 +37,29 @@ def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
 
 def check_model(model: dict, chk: Checker, path: Path) -> None:
     desc, fit = model["descriptor"], model["fitting_net"]
-    dpath = chk.show_path(path + ("descriptor",))
+
+    def at(*keys: str) -> str:
+        return chk.show_path(path + keys)
+
     if not desc["rcut_smth"] < desc["rcut"]:
-        raise chk.fail(f"{dpath}/rcut_smth ({desc['rcut_smth']}) must be smaller than "
-                       f"{dpath}/rcut ({desc['rcut']})",
+        raise chk.fail(f"{at('descriptor', 'rcut_smth')} ({desc['rcut_smth']}) must be smaller "
+                       f"than {at('descriptor', 'rcut')} ({desc['rcut']})",
                        hint="smoothing starts at rcut_smth and ends at rcut, e.g. 0.5 and 6.0")
     sel, ntypes = desc["sel"], len(model["type_map"])
     if isinstance(sel, list) and len(sel) != ntypes:
-        raise chk.fail(f"{dpath}/sel has {len(sel)} entries but "
-                       f"{chk.show_path(path + ('type_map',))} has {ntypes} types",
-                       hint="give one neighbor count per type, or \"auto\"")
+        tmap = at("type_map")
+        raise chk.fail(f"{at('descriptor', 'sel')} has {len(sel)} entries but {tmap} has "
+                       f"{ntypes} types", hint="give one neighbor count per type, or \"auto\"")
     if desc["axis_neuron"] > desc["neuron"][-1]:
-        raise chk.fail(f"{dpath}/axis_neuron ({desc['axis_neuron']}) must not exceed the last "
-                       f"embedding width {dpath}/neuron[-1] ({desc['neuron'][-1]})",
+        raise chk.fail(f"{at('descriptor', 'axis_neuron')} ({desc['axis_neuron']}) must not "
+                       f"exceed the last embedding width {at('descriptor', 'neuron')}[-1] "
+                       f"({desc['neuron'][-1]})",
                        hint="lower axis_neuron or widen the embedding net")
     trainable = fit["trainable"]
     if isinstance(trainable, list) and len(trainable) != len(fit["neuron"]) + 1:
-        fpath = chk.show_path(path + ("fitting_net",))
-        raise chk.fail(f"{fpath}/trainable has {len(trainable)} entries; it needs "
-                       f"len(neuron) + 1 = {len(fit['neuron']) + 1} (hidden layers + output)",
-                       hint="or give one bool for the whole fitting net")
+        raise chk.fail(f"{at('fitting_net', 'trainable')} has {len(trainable)} entries; it "
+                       f"needs len(neuron) + 1 = {len(fit['neuron']) + 1} (hidden layers + "
+                       "output)", hint="or give one bool for the whole fitting net")
 
 
 def check_data(section: dict, chk: Checker, path: Path) -> None:
@@ -70,11 +73,8 @@ def check_data(section: dict, chk: Checker, path: Path) -> None:
         entries = [systems] if isinstance(systems, str) else systems
         if not entries or not all(s.strip() for s in entries):
             raise chk.fail(f"{where} is empty", hint="give a system folder or a list of them")
-        probs = data["sys_probs"]
-        if probs is not None and isinstance(systems, list) and len(probs) != len(systems):
-            raise chk.fail(f"{chk.show_path(path + (name, 'sys_probs'))} has {len(probs)} "
-                           f"entries but {where} has {len(systems)}",
-                           hint="give one probability per system")
+        # sys_probs / batch_size lists count the systems found under these paths: checked by
+        # deepft.data once the folders are expanded
 
 
 def check_branch_map(section: dict, branches: list[str], chk: Checker, path: Path,
@@ -87,8 +87,8 @@ def check_branch_map(section: dict, branches: list[str], chk: Checker, path: Pat
                            hint=f"add {where}/{b} with its {what}")
     for name in section:
         if name not in branches:
-            raise chk.fail(f"{where}/{name} names no branch of model/model_dict{guess(name, branches)}",
-                           hint=f"branches: {', '.join(branches)}")
+            raise chk.fail(f"{where}/{name} names no branch of model/model_dict"
+                           f"{guess(name, branches)}", hint=f"branches: {', '.join(branches)}")
 
 
 def check_model_prob(model_prob: dict, branches: list[str], chk: Checker) -> None:
@@ -119,7 +119,7 @@ def check_stages(loss: dict, numb_steps: int, chk: Checker, path: Path) -> None:
         stages.append({"start_step": start, "pref_e": stage["pref_e"],
                        "pref_f": stage["pref_f"]})
     stages.sort(key=lambda s: s["start_step"])
-    for a, b in zip(stages, stages[1:]):
+    for a, b in zip(stages, stages[1:], strict=False):
         if a["start_step"] == b["start_step"]:
             raise chk.fail(f"{'/'.join(path + ('stage_splits',))}: two stages start at step "
                            f"{a['start_step']}", hint="give each stage its own start")

@@ -70,8 +70,8 @@ def ener_args() -> list[Argument]:
             "force prefactors are the stage's fixed ``pref_e``/``pref_f`` instead of the "
             "start/limit schedule (the other terms keep their schedule). Before the first "
             "stage the schedule applies. Example, forces first then energies: "
-            "``[{\"start_step\": 0, \"pref_e\": 0.02, \"pref_f\": 1000}, {\"fraction\": 0.5, "
-            "\"pref_e\": 1, \"pref_f\": 1}]``."))
+            "``[{\"start_step\": 0, \"pref_e\": 0.02, \"pref_f\": 1000}, "
+            "{\"fraction\": 0.5, \"pref_e\": 1, \"pref_f\": 1}]``."))
     args += [
         inert("start_pref_h", float, 0.0, "Hessian loss"),
         inert("limit_pref_h", float, 0.0, "Hessian loss"),

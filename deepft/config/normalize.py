@@ -58,7 +58,7 @@ def normalize(raw: dict, source: str = "input.json") -> dict:
     cfg = strip_comments(deepcopy(raw))
     multi = is_multitask(cfg)
     origins: dict[Path, Path] = {}
-    chk = Checker(source, lambda path: show_path(path, origins))
+    chk = Checker(source, lambda path: remap(path, origins))
     if multi:
         resolved = resolve_shared(cfg["model"], chk)
         cfg["model"] = resolved.model
@@ -74,11 +74,10 @@ def normalize(raw: dict, source: str = "input.json") -> dict:
     return out
 
 
-def show_path(path: Path, origins: dict[Path, Path]) -> str:
-    """``a/b/c``; inside a component copied from shared_dict, the shared_dict path."""
+def remap(path: Path, origins: dict[Path, Path]) -> tuple[Path, str | None]:
+    """Inside a component copied from shared_dict: (its shared_dict path, the branch)."""
     for n in range(len(path), 0, -1):
         origin = origins.get(path[:n])
         if origin is not None:
-            branch = path[2]
-            return "/".join(origin + path[n:]) + f" (shared, used by branch {branch})"
-    return "/".join(path)
+            return origin + path[n:], path[2]
+    return path, None

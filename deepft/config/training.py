@@ -20,8 +20,10 @@ DOC_SYSTEMS = (
     "are taken from the current directory."
 )
 DOC_BATCH = (
-    "Frames per batch: an int for every system; ``\"auto\"``: the smallest batch with "
-    "batch_size x natoms >= 32; ``\"auto:N\"``: the smallest with batch_size x natoms >= N."
+    "Frames per batch: an int for every system; a list with one int per system; "
+    "``\"auto\"``: the smallest batch with batch_size x natoms >= 32; ``\"auto:N\"``: the "
+    "smallest with batch_size x natoms >= N; ``\"max:N\"``: the largest with "
+    "batch_size x natoms <= N (at least 1)."
 )
 DOC_AUTO_PROB = (
     "How systems are sampled when ``sys_probs`` is not given: ``prob_uniform`` (all equal), "
@@ -34,10 +36,12 @@ DOC_AUTO_PROB = (
 def batch_size_ok(value: Any) -> bool:
     if isinstance(value, int):
         return value > 0
+    if isinstance(value, list):
+        return bool(value) and all(v > 0 for v in value)
     head, sep, tail = value.partition(":")
-    if head != "auto":
-        return False
-    return not sep or (tail.isdigit() and int(tail) > 0)
+    if head == "auto" and not sep:
+        return True
+    return head in ("auto", "max") and tail.isdigit() and int(tail) > 0
 
 
 def auto_prob_ok(value: str) -> bool:
@@ -61,20 +65,19 @@ def auto_prob_ok(value: str) -> bool:
 def data_fields(validation: bool) -> list[Argument]:
     args = [
         Argument("systems", [list[str], str], doc=DOC_SYSTEMS),
-        Argument("batch_size", [int, str], optional=True, default="auto", doc=DOC_BATCH,
-                 extra_check=batch_size_ok,
-                 extra_check_errmsg="must be a positive integer, \"auto\" or \"auto:N\" with "
-                                    "a positive integer N"),
+        Argument("batch_size", [list[int], int, str], optional=True, default="auto",
+                 doc=DOC_BATCH, extra_check=batch_size_ok,
+                 extra_check_errmsg="must be a positive integer, a list of them, \"auto\", "
+                                    "\"auto:N\" or \"max:N\" with a positive integer N"),
         Argument("auto_prob", str, optional=True, default="prob_sys_size",
                  alias=["auto_prob_style"], doc=DOC_AUTO_PROB, extra_check=auto_prob_ok,
                  extra_check_errmsg="must be prob_uniform, prob_sys_size or "
                                     "prob_sys_size;stt_idx:end_idx:weight;..."),
         Argument("sys_probs", [list[float], None], optional=True, default=None,
                  alias=["sys_weights"],
-                 extra_check=lambda v: v is None or (all(x >= 0 for x in v) and sum(v) > 0),
-                 extra_check_errmsg="must be non-negative numbers with a positive sum",
-                 doc="Probability of each system (same length as systems); overrides "
-                     "auto_prob."),
+                 doc="Probability of each system (one per system found under systems); "
+                     "overrides auto_prob. Negative entries share what the others leave, in "
+                     "proportion to their number of batches."),
         inert("rglob_patterns", [list[str], None], None, "custom system search patterns"),
     ]
     if validation:
