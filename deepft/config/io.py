@@ -57,7 +57,11 @@ def write_normalized(cfg: dict, path: str | os.PathLike) -> None:
     """Write ``cfg`` as indented JSON, atomically (temp file in the same folder + rename)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise InputError(f"cannot write the normalized input {path}: {err.strerror}",
+                         hint="check that its folder exists and is writable") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(cfg, f, indent=4)
