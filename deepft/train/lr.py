@@ -30,10 +30,28 @@ class ExpDecayLR:
         return self.start_lr * self.decay_rate ** (step // self.decay_steps)
 
 
-def build_lr(lr_cfg: dict, numb_steps: int) -> ExpDecayLR:
+class WarmupLR:
+    """Linear warm-up ``start_lr * t / warmup_steps``, then ``inner`` shifted by warmup_steps.
+
+    As DeePMD-kit's pt trainer: the decay schedule is built for ``numb_steps - warmup_steps``.
+    """
+
+    def __init__(self, inner: ExpDecayLR, warmup_steps: int):
+        self.inner = inner
+        self.warmup_steps = int(warmup_steps)
+        self.start_lr = inner.start_lr
+
+    def value(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.start_lr * step / self.warmup_steps
+        return self.inner.value(step - self.warmup_steps)
+
+
+def build_lr(lr_cfg: dict, numb_steps: int, warmup_steps: int = 0) -> ExpDecayLR | WarmupLR:
     """Build the schedule from the normalized ``learning_rate`` section."""
     kind = lr_cfg.get("type", "exp")
     if kind != "exp":  # the schema only admits "exp"; keep the failure explicit anyway
         raise ValueError(f"unsupported learning_rate type {kind!r}")
-    return ExpDecayLR(lr_cfg["start_lr"], lr_cfg["stop_lr"], lr_cfg["decay_steps"], numb_steps,
-                      lr_cfg.get("decay_rate"))
+    decay = ExpDecayLR(lr_cfg["start_lr"], lr_cfg["stop_lr"], lr_cfg["decay_steps"],
+                       numb_steps - warmup_steps, lr_cfg.get("decay_rate"))
+    return WarmupLR(decay, warmup_steps) if warmup_steps > 0 else decay

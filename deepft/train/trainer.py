@@ -45,13 +45,17 @@ class Trainer:
         self.branch_prob = probs / probs.sum()
         self.branch_rng = np.random.default_rng(int(self.tr.get("seed") or 0) + 7919)
         self.numb_steps = int(self.tr["numb_steps"])
-        self.lr = build_lr(cfg["learning_rate"], self.numb_steps)
+        self.lr = build_lr(cfg["learning_rate"], self.numb_steps,
+                           int(self.tr.get("warmup_steps") or 0))
         self.losses = {b: EnergyLoss(t.loss_cfg, self.lr.start_lr) for b, t in tasks.items()}
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=self.lr.start_lr)
         self.step = 0
         self.dtype = next(self.model.parameters()).dtype
         self.timings: list[float] = []
+        self.nan_policy = self.tr.get("nan_policy", "stop")
+        self.skipped = 0
+        self.tensorboard = TensorboardLog(self.tr) if self.tr.get("tensorboard") else None
 
     # ---- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -100,19 +104,39 @@ class Trainer:
             group["lr"] = lr
         self.model.train()
         loss, metrics = self.evaluate(branch, batch, lr, training=True)
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"loss is {loss.item()} at step {self.step + 1}, branch {branch}, system "
-                f"{batch.get('system_path')} frames {batch.get('frame_index')}",
-                hint="lower start_lr, check the labels of that system, or check sel/rcut")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        max_norm = self.tr.get("gradient_max_norm")
-        if max_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-        self.optimizer.step()
+        bad = None if torch.isfinite(loss) else f"loss is {loss.item()}"
+        if bad is None:
+            loss.backward()
+            if not all(torch.isfinite(p.grad).all() for p in self.optimizer_params()):
+                bad = "a gradient is not finite"
+        if bad is not None:
+            self.non_finite(bad, branch, batch)
+        else:
+            max_norm = self.tr.get("gradient_max_norm")
+            if max_norm:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+            self.optimizer.step()
         self.step += 1
+        if self.tensorboard and self.step % self.tensorboard.freq == 0:
+            self.tensorboard.write(self.step, branch, metrics, lr, self.multitask)
         return branch, metrics, lr
+
+    def optimizer_params(self):
+        return [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+
+    def non_finite(self, what: str, branch: str, batch: dict) -> None:
+        """``nan_policy``: stop with a message naming step/branch/system, or skip the batch."""
+        where = (f"at step {self.step + 1}, branch {branch}, system {batch.get('system_path')} "
+                 f"frames {np.asarray(batch.get('frame_index')).tolist()}")
+        if self.nan_policy == "skip":
+            self.skipped += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            log.warning("%s %s; batch skipped (training.nan_policy = skip)", what, where)
+            return
+        raise TrainingError(f"{what} {where}; no checkpoint was written for this step",
+                            hint="lower start_lr, check that system's labels, or set "
+                                 "training.nan_policy to 'skip'")
 
     def validate(self, branch: str, lr: float) -> dict[str, float]:
         """Mean of each metric over ``numb_btch`` validation batches, weighted by atom count."""
@@ -162,6 +186,8 @@ class Trainer:
                     log.info("saved checkpoint %s", path)
         finally:
             lcurve.close()
+            if self.tensorboard:
+                self.tensorboard.close()
         done = self.step - start_step
         if done:
             warm = self.timings[1:] if len(self.timings) > 1 else self.timings
@@ -186,6 +212,28 @@ class Trainer:
         suffix = f"_{branch}" if self.multitask else ""
         train.update({f"{k}{suffix}": x for k, x in train_metrics.items()})
         lcurve.write(self.step, valid, train, lr)
+
+
+class TensorboardLog:
+    """Loss, per-branch RMSEs and lr through torch.utils.tensorboard every tensorboard_freq."""
+
+    def __init__(self, tr: dict):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise TrainingError(f"training.tensorboard is true but TensorBoard is missing ({err})",
+                                hint="pip install tensorboard, or set tensorboard to false"
+                                ) from None
+        self.writer = SummaryWriter(log_dir=tr.get("tensorboard_log_dir", "log"))
+        self.freq = max(1, int(tr.get("tensorboard_freq", 1)))
+
+    def write(self, step: int, branch: str, metrics: dict, lr: float, multitask: bool) -> None:
+        self.writer.add_scalar("lr", lr, step)
+        for k, v in metrics.items():
+            self.writer.add_scalar(f"{k}_{branch}" if multitask else k, v, step)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def format_seconds(seconds: float) -> str:

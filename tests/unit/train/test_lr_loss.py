@@ -84,3 +84,14 @@ def test_stage_splits_override_e_and_f_prefactors():
     assert loss_fn.prefactors(1e-3, 49)["f"] == pytest.approx(1000.0)
     p = loss_fn.prefactors(1e-3, 50)
     assert (p["e"], p["f"]) == (10.0, 0.5)
+
+
+def test_warmup_then_decay_shifted():
+    from deepft.train.lr import build_lr
+
+    lr = build_lr({"type": "exp", "start_lr": 1e-3, "stop_lr": 1e-5, "decay_steps": 10},
+                  numb_steps=110, warmup_steps=10)
+    assert lr.value(0) == 0.0
+    assert lr.value(5) == pytest.approx(5e-4)
+    assert lr.value(10) == pytest.approx(1e-3)
+    assert lr.value(110) == pytest.approx(1e-5, rel=1e-12)
