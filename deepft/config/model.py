@@ -31,9 +31,9 @@ def model_fields() -> list[Argument]:
         fitting_arg(),
         Argument("data_stat_nbatch", int, optional=True, default=10, extra_check=positive,
                  extra_check_errmsg="must be > 0",
-                 doc="Number of batches per system used for the data statistics "
+                 doc="Number of batches drawn from each system for the data statistics "
                      "(environment-matrix mean/std, energy bias), also when fine-tuning "
-                     "refits the bias."),
+                     "refits the bias (DeePMD-kit's PyTorch backend draws batches too)."),
         Argument("finetune_head", str, optional=True,
                  doc="The branch of a multitask pretrained model whose fitting net is "
                      "fine-tuned from; ``RANDOM`` (or not set) gives a fresh fitting net."),
