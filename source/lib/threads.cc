@@ -1,0 +1,25 @@
+#include "threads.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace deepft {
+
+int num_threads() noexcept {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) noexcept {
+#ifdef _OPENMP
+  if (n >= 1) omp_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
+}  // namespace deepft
