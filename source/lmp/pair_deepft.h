@@ -1,0 +1,76 @@
+// pair_style deepft: a deepft frozen model (model.dft) as a LAMMPS many-body pair style.
+//
+//   pair_style deepft model.dft [model2.dft ...] [branch NAME] [out_freq N] [out_file FILE]
+//                     [atomic] [relative EPS] [relative_v EPS]
+//   pair_coeff * * O H          (one model element per LAMMPS atom type, NULL to exclude)
+//
+// The first model drives the dynamics. With several models, every out_freq steps all of them
+// are evaluated on the first model's trajectory and the model deviation is written to FILE in
+// DeePMD-kit's layout (see model_devi.h). Needs `newton_pair on` and builds on a full
+// neighbor list over local + ghost atoms, so it runs under MPI domain decomposition.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pair.h"
+
+namespace deepft {
+class DeepPot;
+}
+
+namespace deepft_lmp {
+
+class PairDeepFT : public LAMMPS_NS::Pair {
+ public:
+  explicit PairDeepFT(LAMMPS_NS::LAMMPS* lmp);
+  ~PairDeepFT() override;
+
+  void compute(int eflag, int vflag) override;
+  void settings(int narg, char** arg) override;
+  void coeff(int narg, char** arg) override;
+  void init_style() override;
+  double init_one(int i, int j) override;
+  int pack_reverse_comm(int n, int first, double* buf) override;
+  void unpack_reverse_comm(int n, int* list, double* buf) override;
+
+ private:
+  // One evaluation of one model over local + ghost atoms (LAMMPS units already converted
+  // to Å/eV in coord; results in eV, eV/Å, eV).
+  struct Eval {
+    double energy = 0;
+    std::vector<double> force;        // [nall, 3]
+    std::vector<double> virial;       // [9] row-major
+    std::vector<double> atom_energy;  // [nall] (zero on ghosts), only when requested
+    std::vector<double> atom_virial;  // [nall, 9], only when requested
+  };
+
+  void allocate();
+  void load_models(const std::vector<std::string>& paths);
+  void eval_model(size_t k, const std::vector<double>& coord, const std::vector<int>& types,
+                  bool atomic, Eval& out);
+  void accumulate(const Eval& e);
+  void write_model_devi();
+  void open_devi_file();
+
+  std::vector<std::string> model_paths_;
+  std::vector<std::unique_ptr<deepft::DeepPot>> models_;
+  std::vector<std::vector<int>> type_idx_;  // [model][lammps type - 1] -> model type or -1
+  std::string branch_;
+  double cutoff_ = 0;       // LAMMPS distance units
+  double dist_unit_ = 1.0;  // LAMMPS distance per Å
+  double ener_unit_ = 1.0;  // LAMMPS energy per eV
+
+  // model deviation
+  int out_freq_ = 100;
+  std::string out_file_ = "model_devi.out";
+  bool out_atomic_ = false;
+  double rel_f_ = -1, rel_v_ = -1;  // < 0: absolute deviations
+  FILE* devi_fp_ = nullptr;
+  long long last_devi_step_ = -1;
+  std::vector<Eval> devi_evals_;  // per model, at output steps (forces reverse-communicated)
+};
+
+}  // namespace deepft_lmp
