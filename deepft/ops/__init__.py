@@ -1,0 +1,35 @@
+"""Torch/numpy layer over the compiled kernels of ``deepft._core`` (source/lib).
+
+- :func:`build_nlist`: formatted neighbor table ``nframes x nloc x sum(sel)`` (cell list, PBC).
+- :func:`neighbor_list`: ASE-compatible full pair list ``(i, j, S)``.
+- :func:`env_mat_se_a`: se_e2_a environment matrix as a twice-differentiable autograd function.
+- :func:`prod_force`, :func:`prod_virial`: pair gradients -> forces and virials (inference).
+
+``deepft.ops.reference`` holds the pure-torch oracle the kernels are tested against.
+"""
+
+from __future__ import annotations
+
+from deepft.ops.neighbor import NeighborList, build_nlist, neighbor_list
+
+__all__ = [
+    "NeighborList",
+    "build_nlist",
+    "env_mat_se_a",
+    "neighbor_list",
+    "prod_force",
+    "prod_virial",
+]
+
+
+def __getattr__(name):
+    # torch is imported only when the torch-facing functions are used
+    if name == "env_mat_se_a":
+        from deepft.ops.env_mat import env_mat_se_a
+
+        return env_mat_se_a
+    if name in ("prod_force", "prod_virial"):
+        from deepft.ops import prod
+
+        return getattr(prod, name)
+    raise AttributeError(f"module 'deepft.ops' has no attribute {name!r}")
