@@ -16,6 +16,7 @@
 #include "model_devi.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "platform.h"
 #include "update.h"
 #include "utils.h"
 
@@ -173,7 +174,7 @@ void PairDeepFT::load_models(const std::vector<std::string>& paths) {
   cutoff_ = 0;
   for (const auto& path : paths) {
     // Check on every rank: an error on one rank only would hang the others.
-    if (!utils::file_is_readable(path)) {
+    if (!platform::file_is_readable(path)) {
       error->all(FLERR, "pair_style deepft: cannot read model file '{}' (no such file or not "
                         "readable); freeze one with `deepft freeze -o {}`", path, path);
     }
@@ -267,26 +268,58 @@ void PairDeepFT::eval_model(size_t k, const std::vector<double>& coord,
                             const std::vector<int>& types, bool atomic, Eval& out) {
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
-  std::vector<int> mtype(nall);
+  std::vector<int32_t> mtype(nall);
   for (int i = 0; i < nall; ++i) mtype[i] = type_idx_[k][types[i] - 1];
-  deepft::ExternalNeighborList nl;
-  nl.inum = list->inum;
-  nl.ilist = list->ilist;
-  nl.numneigh = list->numneigh;
-  nl.firstneigh = list->firstneigh;
   try {
-    deepft::DeepPot::Result r;
-    models_[k]->compute_ghost(coord.data(), mtype.data(), nlocal, nall, nl, atomic, r);
-    out.energy = r.energy;
-    out.force = std::move(r.force);
-    out.virial = std::move(r.virial);
-    if (atomic) {
-      out.atom_energy = std::move(r.atom_energy);
-      out.atom_virial = std::move(r.atom_virial);
-    }
+    models_[k]->compute(result_, coord.data(), mtype.data(), nlocal, nall, list_view(), nullptr,
+                        atomic);
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style deepft: model {}: {}", model_paths_[k], e.what());
   }
+  out.energy = result_.energy[0];
+  out.force.swap(result_.force);  // [nall, 3]: ghost rows are reverse-communicated
+  out.virial.swap(result_.virial);
+  if (atomic) {
+    out.atom_energy.swap(result_.atom_energy);  // [nloc]
+    out.atom_virial.swap(result_.atom_virial);  // [nall, 9]
+  }
+}
+
+const deepft::NeighborListView& PairDeepFT::list_view() {
+  // LAMMPS marks special-bond neighbors in the top bits of j; the core wants plain indices.
+  // Copy the list only when some entry carries such bits (never for atomic systems).
+  const int inum = list->inum;
+  bool marked = false;
+  for (int ii = 0; ii < inum && !marked; ++ii) {
+    const int i = list->ilist[ii];
+    const int* js = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+      if (js[jj] & ~NEIGHMASK) {
+        marked = true;
+        break;
+      }
+    }
+  }
+  view_.inum = inum;
+  view_.ilist = list->ilist;
+  view_.numneigh = list->numneigh;
+  view_.firstneigh = list->firstneigh;
+  if (!marked) return view_;
+  const int nlocal = atom->nlocal;
+  masked_.clear();
+  masked_first_.assign(nlocal, nullptr);
+  std::vector<size_t> offset(nlocal, 0);
+  for (int ii = 0; ii < inum; ++ii) {
+    const int i = list->ilist[ii];
+    offset[i] = masked_.size();
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) masked_.push_back(list->firstneigh[i][jj] & NEIGHMASK);
+  }
+  for (int ii = 0; ii < inum; ++ii) {
+    const int i = list->ilist[ii];
+    masked_first_[i] = masked_.data() + offset[i];
+  }
+  view_.firstneigh = masked_first_.data();
+  return view_;
 }
 
 void PairDeepFT::accumulate(const Eval& e) {

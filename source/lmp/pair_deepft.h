@@ -17,9 +17,7 @@
 
 #include "pair.h"
 
-namespace deepft {
-class DeepPot;
-}
+#include "deep_pot.h"
 
 namespace deepft_lmp {
 
@@ -51,6 +49,7 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   void load_models(const std::vector<std::string>& paths);
   void eval_model(size_t k, const std::vector<double>& coord, const std::vector<int>& types,
                   bool atomic, Eval& out);
+  const deepft::NeighborListView& list_view();
   void accumulate(const Eval& e);
   void write_model_devi();
   void open_devi_file();
@@ -70,7 +69,12 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   double rel_f_ = -1, rel_v_ = -1;  // < 0: absolute deviations
   FILE* devi_fp_ = nullptr;
   long long last_devi_step_ = -1;
-  std::vector<Eval> devi_evals_;  // per model, at output steps (forces reverse-communicated)
+  std::vector<Eval> devi_evals_;
+
+  deepft::DeepPotOutput result_;  // reused across calls
+  deepft::NeighborListView view_;
+  std::vector<int> masked_;               // neighbor indices without special-bond bits
+  std::vector<const int*> masked_first_;  // [nlocal] rows into masked_  // per model, at output steps (forces reverse-communicated)
 };
 
 }  // namespace deepft_lmp
