@@ -1,0 +1,330 @@
+"""The se_e2_a descriptor (DeepPot-SE, smooth edition, full environment matrix).
+
+For a center atom i of type t_i with the neighbor slots of its neighbor list (``nnei = sum(sel)``
+slots, block t holding up to ``sel[t]`` neighbors of type t):
+
+    R̂_j  = (R̃_j - davg[t_i]) / dstd[t_i]          R̃_j = (s, s x/r, s y/r, s z/r), s = sw(r)/r
+    G_j  = embedding[t_j or (t_i, t_j)](R̂_j[0])     (M = neuron[-1] columns)
+    T    = Σ_j R̂_jᵀ G_j / nnei                      (4 x M)
+    D_i  = Tᵀ T[:, :axis_neuron]                     (M x axis_neuron, flattened row-major)
+
+Padded slots (no neighbor) have R̃ = 0, hence R̂ = (-davg[t_i, 0]/dstd[t_i, 0], 0, 0, 0) as in
+DeePMD-kit (both the TF op and the pt backend normalize every slot). A neighbor moving out
+through ``rcut`` has R̃ -> 0 continuously, so the descriptor stays smooth. The compiled
+environment matrix returns exact zeros in padded slots; this module adds their (constant)
+contribution analytically: ``n_pad(i, t) * ŝ0 * G_t(ŝ0)`` on row 0 of T, with ŝ0 =
+-davg[t_i, 0]/dstd[t_i, 0]. That also lets the dense per-type blocks be trimmed to the most
+neighbors any atom of the batch has (often 25 % fewer embedding-net rows than ``sum(sel)``).
+
+Tensor names (frozen model): ``davg``, ``dstd`` (``ntypes x 4``) and
+``embeddings.<k>.layers.<l>.{matrix,bias,idt}`` with ``k = t_j`` (type_one_side) or
+``k = t_i * ntypes + t_j``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepft.model import _ops
+from deepft.model.descriptor.stats import env_mat_stats
+from deepft.model.network import EmbeddingNet, derive_seed, get_dtype
+
+
+class PairGeometry:
+    """Neighbor displacements of one forward call (the trimmed neighbor slots).
+
+    rij: ``nframes x nloc x nkeep x 3`` (Å, autograd-connected to coord and box);
+    nlist: ``nframes x nloc x nkeep`` int64 neighbor index or -1; mask: bool, nlist >= 0.
+    """
+
+    def __init__(self, rij: torch.Tensor, nlist: torch.Tensor, mask: torch.Tensor):
+        self.rij, self.nlist, self.mask = rij, nlist, mask
+
+
+class DescrptSeA(nn.Module):
+    """se_e2_a descriptor; see the module docstring for the math and tensor names."""
+
+    def __init__(self, ntypes: int, sel: Sequence[int], rcut: float, rcut_smth: float,
+                 neuron: Sequence[int], axis_neuron: int, resnet_dt: bool = False,
+                 type_one_side: bool = True, activation_function: str = "tanh",
+                 precision: str = "float64", trainable: bool = True, seed: int | None = None,
+                 set_davg_zero: bool = False):
+        super().__init__()
+        sel = [int(s) for s in sel]
+        if len(sel) != ntypes:
+            raise ValueError(f"sel has {len(sel)} entries for {ntypes} types")
+        if not 0 <= rcut_smth < rcut:
+            raise ValueError(f"need 0 <= rcut_smth < rcut, got {rcut_smth}, {rcut}")
+        if not 0 < axis_neuron <= neuron[-1]:
+            raise ValueError(f"axis_neuron {axis_neuron} must be in [1, neuron[-1]={neuron[-1]}]")
+        self.ntypes, self.sel = int(ntypes), sel
+        self.rcut, self.rcut_smth = float(rcut), float(rcut_smth)
+        self.neuron, self.axis_neuron = [int(n) for n in neuron], int(axis_neuron)
+        self.resnet_dt, self.type_one_side = bool(resnet_dt), bool(type_one_side)
+        self.activation_function, self.precision = activation_function, precision
+        self.trainable, self.seed, self.set_davg_zero = bool(trainable), seed, bool(set_davg_zero)
+        self.dtype = get_dtype(precision)
+        self.register_buffer("davg", torch.zeros(ntypes, 4, dtype=self.dtype))
+        self.register_buffer("dstd", torch.ones(ntypes, 4, dtype=self.dtype))
+        nnets = ntypes if type_one_side else ntypes * ntypes
+        self.embeddings = nn.ModuleList([self._new_net(derive_seed(seed, k))
+                                         for k in range(nnets)])
+        #: types whose davg/dstd are placeholders (after a type-map change) until set_stats
+        self.types_without_stats: list[int] = []
+
+    def _new_net(self, seed: int | None) -> EmbeddingNet:
+        return EmbeddingNet(self.neuron, activation_function=self.activation_function,
+                            resnet_dt=self.resnet_dt, precision=self.precision,
+                            trainable=self.trainable, seed=seed)
+
+    # ---- sizes -----------------------------------------------------------------------------
+    @property
+    def nnei(self) -> int:
+        return sum(self.sel)
+
+    @property
+    def dim_out(self) -> int:
+        """Width of the descriptor of one atom: ``neuron[-1] * axis_neuron``."""
+        return self.neuron[-1] * self.axis_neuron
+
+    def get_rcut(self) -> float:
+        return self.rcut
+
+    def get_sel(self) -> list[int]:
+        return list(self.sel)
+
+    def get_ntypes(self) -> int:
+        return self.ntypes
+
+    def net_index(self, center_type: int, neighbor_type: int) -> int:
+        """Index in ``embeddings`` of the net for a (center, neighbor) type pair."""
+        if self.type_one_side:
+            return neighbor_type
+        return center_type * self.ntypes + neighbor_type
+
+    # ---- statistics ------------------------------------------------------------------------
+    def compute_input_stats(self, samples: Sequence[dict]) -> dict[str, np.ndarray]:
+        """davg/dstd (``ntypes x 4``, numpy) from frames (dicts with coord, box, atype).
+
+        DeePMD-kit's EnvMatStatSe estimator over the unnormalized environment matrix, all sel
+        slots (zero padding included): davg = (<s>, 0, 0, 0), dstd = (σ_s, σ_a, σ_a, σ_a) with σ
+        floored at 1e-2; a type with no atom gets davg 0 and dstd 0.1 (DeePMD-kit's defaults).
+        Does not change the module; pass the result to :meth:`set_stats`.
+        """
+        davg, dstd = env_mat_stats(samples, self.ntypes, self.sel, self.rcut, self.rcut_smth)
+        if self.set_davg_zero:
+            davg[:] = 0.0
+        return {"davg": davg, "dstd": dstd}
+
+    def set_stats(self, davg, dstd, only_types: Sequence[int] | None = None) -> None:
+        """Copy ``ntypes x 4`` davg/dstd into the buffers (only the rows ``only_types``)."""
+        davg = torch.as_tensor(np.asarray(davg), dtype=self.dtype).reshape(self.ntypes, 4)
+        dstd = torch.as_tensor(np.asarray(dstd), dtype=self.dtype).reshape(self.ntypes, 4)
+        rows = list(range(self.ntypes)) if only_types is None else [int(t) for t in only_types]
+        with torch.no_grad():
+            self.davg[rows] = davg[rows].to(self.davg.device)
+            self.dstd[rows] = dstd[rows].to(self.dstd.device)
+        self.types_without_stats = [t for t in self.types_without_stats if t not in rows]
+
+    def get_stats(self) -> dict[str, np.ndarray]:
+        """Current davg/dstd as float64 numpy ``ntypes x 4`` arrays."""
+        return {"davg": self.davg.detach().cpu().double().numpy().copy(),
+                "dstd": self.dstd.detach().cpu().double().numpy().copy()}
+
+    # ---- forward ---------------------------------------------------------------------------
+    def forward(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor,
+                nlist_result) -> torch.Tensor:
+        """Descriptor ``nframes x nloc x (neuron[-1] * axis_neuron)``.
+
+        coord ``nframes x nloc x 3`` (Å), box ``nframes x 9`` (rows = lattice vectors) or None,
+        atype ``nloc`` or ``nframes x nloc``, nlist_result from deepft.ops.build_nlist.
+        """
+        return self.compute(coord, box, atype, nlist_result)[0]
+
+    def compute(self, coord, box, atype, nlist_result) -> tuple[torch.Tensor, PairGeometry]:
+        """(descriptor, pair geometry) — the geometry's ``rij`` is what forces derive from."""
+        nf, nloc = coord.shape[:2]
+        center_type = _center_types(atype, nf, nloc, coord.device)
+        trim = _trim(nlist_result, self.sel, coord.device)
+        rij = _displacements(coord, box, trim.nlist, trim.image)
+        if not rij.requires_grad:  # forces need dE/drij even when coord is a plain tensor
+            rij.requires_grad_(True)
+        em = _ops.env_mat_se_a(rij.to(self.dtype), trim.mask, center_type, self.davg,
+                               self.dstd, self.rcut, self.rcut_smth)
+        nfl = nf * nloc
+        em = em.reshape(nfl, -1, 4)  # nfl x nkeep x 4
+        ct = center_type.reshape(nfl)
+        tmat = self._t_matrix(em, ct, trim.keep)  # nfl x 4 x M
+        tmat = self._add_padding(tmat, ct, trim.npad.reshape(nfl, self.ntypes))
+        tmat = tmat / self.nnei
+        desc = torch.bmm(tmat.transpose(1, 2), tmat[:, :, :self.axis_neuron])  # nfl x M x axis
+        return desc.reshape(nf, nloc, self.dim_out), PairGeometry(rij, trim.nlist, trim.mask)
+
+    def _t_matrix(self, em: torch.Tensor, ct: torch.Tensor, keep: list[int]) -> torch.Tensor:
+        """T = Σ_j R̂_jᵀ G_j (``nfl x 4 x M``) over the real/trimmed slots, per neighbor type."""
+        offsets = np.concatenate([[0], np.cumsum(keep)]).tolist()
+        if self.type_one_side:
+            tmat = None
+            for t in range(self.ntypes):
+                if keep[t] == 0:
+                    continue
+                block = em[:, offsets[t]:offsets[t + 1], :]  # nfl x k_t x 4
+                gmat = self.embeddings[t](block[:, :, :1])  # nfl x k_t x M
+                part = torch.bmm(block.transpose(1, 2), gmat)  # nfl x 4 x M
+                tmat = part if tmat is None else tmat + part
+            if tmat is None:
+                tmat = em.new_zeros(em.shape[0], 4, self.neuron[-1])
+            return tmat
+        # one net per (center, neighbor) type: rows sorted by center type, processed by slices
+        order = torch.argsort(ct, stable=True)
+        counts = torch.bincount(ct, minlength=self.ntypes).tolist()
+        em_sorted = em.index_select(0, order)
+        parts, start = [], 0
+        for ti in range(self.ntypes):
+            rows = em_sorted[start:start + counts[ti]]
+            start += counts[ti]
+            acc = rows.new_zeros(rows.shape[0], 4, self.neuron[-1])
+            for t in range(self.ntypes):
+                if keep[t] == 0 or rows.shape[0] == 0:
+                    continue
+                block = rows[:, offsets[t]:offsets[t + 1], :]
+                gmat = self.embeddings[self.net_index(ti, t)](block[:, :, :1])
+                acc = acc + torch.bmm(block.transpose(1, 2), gmat)
+            parts.append(acc)
+        inverse = torch.argsort(order)
+        return torch.cat(parts, dim=0).index_select(0, inverse)
+
+    def _add_padding(self, tmat: torch.Tensor, ct: torch.Tensor,
+                     npad: torch.Tensor) -> torch.Tensor:
+        """Add the padded slots' term ``n_pad(i,t) ŝ0 G(ŝ0)`` to row 0 of T (no-op if davg=0)."""
+        s0 = -self.davg[:, 0] / self.dstd[:, 0]  # ntypes: normalized s of an empty slot
+        if not bool(torch.any(s0 != 0)):
+            return tmat
+        x0 = s0.reshape(self.ntypes, 1)
+        term = None
+        for t in range(self.ntypes):
+            if self.type_one_side:
+                g0 = self.embeddings[t](x0)  # ntypes(center) x M
+            else:
+                g0 = torch.cat([self.embeddings[self.net_index(ti, t)](x0[ti:ti + 1])
+                                for ti in range(self.ntypes)], dim=0)
+            per_center = (s0[:, None] * g0).index_select(0, ct)  # nfl x M
+            piece = npad[:, t:t + 1].to(tmat.dtype) * per_center
+            term = piece if term is None else term + piece
+        return torch.cat([tmat[:, :1, :] + term[:, None, :], tmat[:, 1:, :]], dim=1)
+
+    # ---- type map change -------------------------------------------------------------------
+    def change_type_map(self, old_type_map: Sequence[str], new_type_map: Sequence[str], *,
+                        sel: Sequence[int] | None = None, seed: int | None = None) -> list[int]:
+        """Remap to ``new_type_map`` in place; returns the indices of the new (unknown) types.
+
+        Known elements keep their embedding nets and statistics (bit-exact); new ones get fresh
+        nets seeded from (``seed``, element names), davg 0 / dstd 1, and are listed in
+        ``types_without_stats`` until :meth:`set_stats` fills them. ``sel`` gives the new
+        per-type neighbor counts; by default known types keep theirs (a new type then needs an
+        explicit ``sel``). Note nnei = sum(sel) normalizes T, so dropping or adding types
+        changes the descriptor's scale unless sel is chosen to keep the sum.
+        """
+        from deepft.model.type_map import index_map
+
+        old, new = list(old_type_map), list(new_type_map)
+        if len(old) != self.ntypes:
+            raise ValueError(f"old type map {old} has {len(old)} types, descriptor {self.ntypes}")
+        idx = index_map(old, new)
+        if sel is None:
+            if any(i is None for i in idx):
+                raise ValueError(f"sel is needed for the new types of {new} (old map {old})")
+            sel = [self.sel[i] for i in idx]
+        if len(sel) != len(new):
+            raise ValueError(f"sel {list(sel)} does not match the new type map {new}")
+        seed = self.seed if seed is None else seed
+        nets = []
+        for ti, tj in self._net_pairs(len(new)):
+            oi = idx[ti] if ti is not None else None
+            oj = idx[tj]
+            known = oj is not None and (self.type_one_side or oi is not None)
+            if known:
+                nets.append(self.embeddings[oj if self.type_one_side else oi * self.ntypes + oj])
+            else:
+                names = (new[tj],) if self.type_one_side else (new[ti], new[tj])
+                nets.append(self._new_net(derive_seed(seed, "type_map", *names)))
+        davg = torch.zeros(len(new), 4, dtype=self.dtype, device=self.davg.device)
+        dstd = torch.ones(len(new), 4, dtype=self.dtype, device=self.dstd.device)
+        fresh = [t for t, i in enumerate(idx) if i is None]
+        with torch.no_grad():
+            for t, i in enumerate(idx):
+                if i is not None:
+                    davg[t], dstd[t] = self.davg[i], self.dstd[i]
+        self.ntypes, self.sel = len(new), [int(s) for s in sel]
+        self.embeddings = nn.ModuleList(nets)
+        self.davg, self.dstd = davg, dstd  # buffers: nn.Module.__setattr__ keeps them buffers
+        self.types_without_stats = fresh
+        return fresh
+
+    def _net_pairs(self, ntypes: int) -> list[tuple[int | None, int]]:
+        if self.type_one_side:
+            return [(None, tj) for tj in range(ntypes)]
+        return [(ti, tj) for ti in range(ntypes) for tj in range(ntypes)]
+
+
+class _Trimmed:
+    """Neighbor slots kept for one forward call (see :func:`_trim`)."""
+
+    def __init__(self, nlist, image, mask, keep, npad):
+        self.nlist, self.image, self.mask = nlist, image, mask
+        self.keep, self.npad = keep, npad
+
+
+def _center_types(atype, nf: int, nloc: int, device) -> torch.Tensor:
+    """``nframes x nloc`` int64 center types from ``nloc`` or ``nframes x nloc`` atype."""
+    at = torch.as_tensor(atype, device=device).to(torch.int64)
+    if at.dim() == 1:
+        at = at.reshape(1, nloc).expand(nf, nloc)
+    return at.reshape(nf, nloc)
+
+
+def _trim(nl, sel: Sequence[int], device) -> _Trimmed:
+    """Drop slot columns that are padding for every atom of the batch, per neighbor type.
+
+    Returns the kept slots (``nframes x nloc x nkeep``), ``keep[t]`` = kept slots of type t,
+    and ``npad`` (``nframes x nloc x ntypes``) = padded slots of each atom per type out of sel.
+    """
+    nlist = np.asarray(nl.nlist if not torch.is_tensor(nl.nlist) else nl.nlist.cpu().numpy())
+    image = nl.image if not torch.is_tensor(nl.image) else nl.image.cpu().numpy()
+    real = nlist >= 0
+    sec = np.concatenate([[0], np.cumsum(sel)]).astype(np.int64)
+    if nlist.shape[-1] != sec[-1]:
+        raise ValueError(f"neighbor list has {nlist.shape[-1]} slots, sum(sel) = {sec[-1]}")
+    cols, keep, npad = [], [], []
+    for t in range(len(sel)):
+        block = real[..., sec[t]:sec[t + 1]]
+        used = np.nonzero(block.reshape(-1, sel[t]).any(axis=0))[0]
+        k = int(used[-1]) + 1 if used.size else 0
+        cols.append(np.arange(sec[t], sec[t] + k))
+        keep.append(k)
+        npad.append(sel[t] - block.sum(axis=-1))
+    cols = np.concatenate(cols).astype(np.int64)
+    nlist_k = torch.from_numpy(np.ascontiguousarray(nlist[..., cols])).to(device)
+    image_k = torch.from_numpy(np.ascontiguousarray(np.asarray(image)[..., cols, :])).to(device)
+    npad_t = torch.from_numpy(np.stack(npad, axis=-1).astype(np.int64)).to(device)
+    return _Trimmed(nlist_k, image_k, nlist_k >= 0, keep, npad_t)
+
+
+def _displacements(coord: torch.Tensor, box: torch.Tensor | None, nlist: torch.Tensor,
+                   image: torch.Tensor) -> torch.Tensor:
+    """r_ij = coord[j] + image @ box - coord[i], ``nframes x nloc x nkeep x 3`` (padded: 0)."""
+    nf, nloc = coord.shape[:2]
+    nk = nlist.shape[-1]
+    frame = torch.arange(nf, device=coord.device).reshape(nf, 1, 1) * nloc
+    flat = (torch.clamp(nlist, min=0) + frame).reshape(-1)
+    neighbor = coord.reshape(nf * nloc, 3).index_select(0, flat).reshape(nf, nloc, nk, 3)
+    rij = neighbor - coord[:, :, None, :]
+    if box is not None:
+        shift = torch.matmul(image.to(coord.dtype).reshape(nf, nloc * nk, 3),
+                             box.reshape(nf, 3, 3).to(coord.dtype))
+        rij = rij + shift.reshape(nf, nloc, nk, 3)
+    return rij
