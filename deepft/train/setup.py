@@ -86,15 +86,23 @@ def model_probabilities(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, floa
     return {b: v / norm for b, v in raw.items()}
 
 
-def neighbor_counts(systems: list, rcut: float, ntypes: int) -> np.ndarray:
-    """Largest number of neighbors of each type within ``rcut`` over all frames (``ntypes``)."""
+def neighbor_counts(systems: list, rcut: float, sel: list[int] | None, ntypes: int
+                    ) -> np.ndarray:
+    """Largest number of neighbors of each type within ``rcut`` over all frames (``ntypes``).
+
+    ``sel`` is the configured table size (None for "auto": then every atom fits, so the
+    kernel's overflow warning stays quiet while counting).
+    """
     from deepft.ops import build_nlist
 
     most = np.zeros(ntypes, dtype=np.int64)
+    chunk = 16
     for system in systems:
-        frames = system.get_frames(np.arange(system.nframes))
-        nl = build_nlist(frames["coord"], frames.get("box"), system.atype, rcut, [1] * ntypes)
-        most = np.maximum(most, np.asarray(nl.max_neighbors, dtype=np.int64))
+        table = sel if sel is not None else [system.natoms] * ntypes
+        for stt in range(0, system.nframes, chunk):
+            frames = system.get_frames(np.arange(stt, min(stt + chunk, system.nframes)))
+            nl = build_nlist(frames["coord"], frames.get("box"), system.atype, rcut, table)
+            most = np.maximum(most, np.asarray(nl.max_neighbors, dtype=np.int64))
     return most
 
 
@@ -104,7 +112,8 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
     sel = desc_cfg["sel"]
     if isinstance(sel, list) and skip_stat:
         return
-    counts = neighbor_counts(systems, float(desc_cfg["rcut"]), ntypes)
+    counts = neighbor_counts(systems, float(desc_cfg["rcut"]),
+                             None if isinstance(sel, str) else list(sel), ntypes)
     if isinstance(sel, str):
         ratio = float(sel.split(":")[1]) if ":" in sel else 1.1
         # DeePMD-kit rounds the scaled count up to a multiple of 4
@@ -116,7 +125,7 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
              counts.tolist(), sel)
     short = [i for i, (c, s) in enumerate(zip(counts, sel)) if c > s]
     if short:
-        needed = [int(max(c, s)) for c, s in zip(counts, sel)]
+        needed = [int(max(c, s)) for c, s in zip(counts, sel, strict=True)]
         raise InputError(
             f"model/descriptor/sel {sel} of branch {branch} is too small: the training data has "
             f"atoms with up to {counts.tolist()} neighbors per type within rcut "
