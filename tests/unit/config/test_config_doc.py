@@ -114,8 +114,8 @@ def test_descriptor_and_fitting_keys_match_the_model_constructors():
     from deepft.config.descriptor import descriptor_arg
     from deepft.config.fitting import fitting_arg
 
-    # set_davg_zero acts on the statistics, not on the module; ntypes/dim_descrpt are derived
-    desc = schema_keys(descriptor_arg()) - {"set_davg_zero"}
+    # ntypes/dim_descrpt are derived from the type map and the descriptor
+    desc = schema_keys(descriptor_arg())
     assert desc == constructor_params(model.DescrptSeA) - {"ntypes"}
     fit = schema_keys(fitting_arg())
     assert fit == constructor_params(model.EnergyFitting) - {"ntypes", "dim_descrpt"}
