@@ -10,6 +10,7 @@ void bind_all(pybind11::module_& m) {
   bind_neighbor(m);
   bind_env_mat(m);
   bind_prod(m);
+  bind_core(m);
 }
 
 }  // namespace deepft::python

@@ -1,0 +1,250 @@
+"""The frozen model file ``model.dft``: writer, reader and version upgrades.
+
+Format, version 1 (all integers little-endian, all arrays C order, little-endian)::
+
+    offset  size  content
+    0       8     magic b"DEEPFTMD"
+    8       4     uint32 format_version (1)
+    12      4     uint32 reserved, 0
+    16      8     uint64 L = length of the JSON header in bytes
+    24      L     JSON header, UTF-8 (no BOM)
+    24 + L  pad   zero bytes up to the next multiple of 64: the blob starts 64-aligned
+    B       ...   tensor blob: the bytes of every tensor, each at a 64-aligned offset
+
+Header keys::
+
+    format_version   int, repeats the binary field
+    deepft_version   str, version of deepft that wrote the file
+    type_map         [str], element name of each atom type (the model's shared type map)
+    default_branch   str, the branch loaded when none is asked for
+    branches         {name: branch}, see below; single-task models have one branch "Default"
+    tensors          {name: {"dtype": "float64" | "float32", "shape": [int, ...],
+                             "offset": bytes from blob start (multiple of 64), "nbytes": int}}
+    blob_nbytes      int, size of the blob (lets readers detect a truncated file)
+    config           the full normalized training input (informational)
+
+One branch::
+
+    type_map           [str], the atom types the branch's inputs are indexed by
+    descriptor         normalized se_e2_a config: type, sel [int], rcut, rcut_smth (Å),
+                       neuron [int], axis_neuron, resnet_dt, type_one_side,
+                       activation_function, precision
+    fitting_net        normalized energy fitting config: type, neuron [int], resnet_dt,
+                       activation_function, precision
+    descriptor_prefix  "P." : the descriptor tensors are P.davg, P.dstd ([ntypes, 4]) and
+                       P.embeddings.K.layers.L.{matrix [in, out], bias [out], idt [out]}
+    fitting_prefixes   ["Q.", ...]: fitting tensors Q.nets.T.layers.L.{matrix, bias, idt} and
+                       Q.bias_atom_e [ntypes]; the atomic energies of all prefixes are summed
+
+Tensor names are the torch ``state_dict`` keys of the trained model. Tensors shared between
+branches (a multitask descriptor) are stored once, under the first name the model lists them
+by, and every branch's prefix points at that name.
+
+Versioning: a reader that meets an older ``format_version`` runs the registered upgrade
+functions ``_UPGRADES[v]`` (v -> v + 1) in turn; a newer version, or an old one with no
+upgrade path, is a :class:`~deepft.errors.ModelFileError` that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepft.errors import ModelFileError
+
+MAGIC = b"DEEPFTMD"
+FORMAT_VERSION = 1
+ALIGN = 64
+_PREAMBLE = struct.Struct("<8sIIQ")  # magic, version, reserved, header length
+_DTYPES = {"float64": np.dtype("<f8"), "float32": np.dtype("<f4")}
+
+HINT_REFREEZE = "freeze the checkpoint again with `deepft freeze -c CHECKPOINT -o model.dft`"
+
+
+@dataclass
+class FrozenModel:
+    """A model.dft read back: the header dict and every tensor as a numpy array."""
+
+    path: Path
+    header: dict
+    tensors: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def format_version(self) -> int:
+        return int(self.header["format_version"])
+
+    @property
+    def type_map(self) -> list[str]:
+        return list(self.header["type_map"])
+
+    @property
+    def branches(self) -> list[str]:
+        return list(self.header["branches"])
+
+    @property
+    def default_branch(self) -> str:
+        return self.header["default_branch"]
+
+    def branch(self, name: str | None = None) -> dict:
+        """Header entry of branch ``name`` (default branch when None)."""
+        name = self.default_branch if name is None else name
+        if name not in self.header["branches"]:
+            raise ModelFileError(
+                f"{self.path}: no branch {name!r}; the model has {self.branches}",
+                hint="pass one of the listed branch names")
+        return self.header["branches"][name]
+
+    def branch_state_dict(self, name: str | None = None) -> dict[str, np.ndarray]:
+        """Tensors of one branch renamed to a single-task ``EnergyModel`` state_dict
+        (``descriptor.*``, ``fitting.*``); only valid for branches with one fitting prefix."""
+        br = self.branch(name)
+        if len(br["fitting_prefixes"]) != 1:
+            raise ModelFileError(f"{self.path}: branch {name!r} sums several fitting nets",
+                                 hint="read the tensors by prefix instead")
+        out = {}
+        for old, new in ((br["descriptor_prefix"], "descriptor."),
+                         (br["fitting_prefixes"][0], "fitting.")):
+            for key, value in self.tensors.items():
+                if key.startswith(old):
+                    out[new + key[len(old):]] = value
+        return out
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+def _pad(n: int) -> int:
+    return (-n) % ALIGN
+
+
+def encode_model_file(header: Mapping, tensors: Mapping[str, np.ndarray]) -> bytes:
+    """Bytes of a model.dft from the header fields (everything but ``tensors``,
+    ``blob_nbytes`` and ``format_version``, which are filled in) and the named arrays."""
+    entries, chunks, offset = {}, [], 0
+    for name, array in tensors.items():
+        array = np.asarray(array)
+        dtype = str(array.dtype)
+        if dtype not in _DTYPES:
+            raise ModelFileError(f"tensor {name!r} has dtype {dtype}; model.dft stores "
+                                 "float64 or float32", hint="cast the tensor before writing")
+        data = np.ascontiguousarray(array, dtype=_DTYPES[dtype]).tobytes()
+        entries[name] = {"dtype": dtype, "shape": list(array.shape), "offset": offset,
+                         "nbytes": len(data)}
+        chunks.append(data + b"\0" * _pad(len(data)))
+        offset += len(data) + _pad(len(data))
+    full = dict(header)
+    full.update(format_version=FORMAT_VERSION, tensors=entries, blob_nbytes=offset)
+    text = json.dumps(full, ensure_ascii=False, allow_nan=False, indent=None).encode("utf-8")
+    head = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(text)) + text
+    return head + b"\0" * _pad(len(head)) + b"".join(chunks)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temp file next to ``path``, fsync, then rename it over ``path``."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_model_file(path: str | os.PathLike, header: Mapping,
+                     tensors: Mapping[str, np.ndarray]) -> Path:
+    """Write a model.dft atomically (see the module docstring for ``header``)."""
+    for key in ("type_map", "branches", "default_branch"):
+        if key not in header:
+            raise ModelFileError(f"{path}: model header lacks {key!r}",
+                                 hint="this is a bug in the caller of write_model_file")
+    atomic_write_bytes(path, encode_model_file(header, tensors))
+    return Path(path)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+# version v -> function(header, path) returning the header of version v + 1 (tensors unchanged)
+_UPGRADES: dict[int, Callable[[dict, Path], dict]] = {}
+
+
+def upgrade_header(header: dict, version: int, path: Path) -> dict:
+    """Bring a header of ``version`` to FORMAT_VERSION through the registered upgrades."""
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model.dft format version {version} is newer than this deepft "
+            f"supports ({FORMAT_VERSION})", hint="upgrade deepft to read this file")
+    while version < FORMAT_VERSION:
+        step = _UPGRADES.get(version)
+        if step is None:
+            raise ModelFileError(
+                f"{path}: model.dft format version {version} is not supported and cannot be "
+                f"upgraded (this deepft reads version {FORMAT_VERSION})", hint=HINT_REFREEZE)
+        header = step(header, path)
+        version += 1
+        header["format_version"] = version
+    return header
+
+
+def read_model_file(path: str | os.PathLike) -> FrozenModel:
+    """Read and validate a model.dft (any supported version, upgraded to the current one)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file ({exc.strerror})",
+                             hint="check the path of the frozen model") from None
+    if len(data) < _PREAMBLE.size or data[:8] != MAGIC:
+        raise ModelFileError(f"{path}: not a deepft model file (bad magic bytes)",
+                             hint="pass a model.dft written by `deepft freeze`")
+    _, version, _, hlen = _PREAMBLE.unpack_from(data)
+    if _PREAMBLE.size + hlen > len(data):
+        raise ModelFileError(f"{path}: truncated model file (header of {hlen} bytes does not "
+                             "fit)", hint=HINT_REFREEZE)
+    try:
+        header = json.loads(data[_PREAMBLE.size:_PREAMBLE.size + hlen].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: corrupt model header ({exc})", hint=HINT_REFREEZE) from None
+    header = upgrade_header(header, version, path)
+    start = _PREAMBLE.size + hlen + _pad(_PREAMBLE.size + hlen)
+    return FrozenModel(path, header, _read_tensors(header, data, start, path))
+
+
+def _read_tensors(header: dict, data: bytes, start: int, path: Path) -> dict[str, np.ndarray]:
+    blob = len(data) - start
+    if blob < int(header.get("blob_nbytes", 0)):
+        raise ModelFileError(f"{path}: truncated model file ({blob} of "
+                             f"{header['blob_nbytes']} tensor bytes present)", hint=HINT_REFREEZE)
+    tensors = {}
+    for name, info in header.get("tensors", {}).items():
+        dtype = _DTYPES.get(info.get("dtype"))
+        shape = tuple(int(s) for s in info["shape"])
+        offset, nbytes = int(info["offset"]), int(info["nbytes"])
+        if dtype is None or nbytes != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+            raise ModelFileError(f"{path}: tensor {name!r} has an inconsistent entry {info}",
+                                 hint=HINT_REFREEZE)
+        if offset < 0 or offset + nbytes > blob:
+            raise ModelFileError(f"{path}: truncated model file (tensor {name!r} ends past the "
+                                 "end of the file)", hint=HINT_REFREEZE)
+        tensors[name] = np.frombuffer(data, dtype, count=nbytes // dtype.itemsize,
+                                      offset=start + offset).reshape(shape)
+    return tensors
+
+
+def upgrade_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Rewrite a model.dft of an older format version as the current version."""
+    model = read_model_file(source)
+    header = {k: v for k, v in model.header.items()
+              if k not in ("tensors", "blob_nbytes", "format_version")}
+    return write_model_file(target, header, model.tensors)

@@ -1,0 +1,183 @@
+#include "activation.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+// Hot loops are compiled for several x86-64 levels and picked at load time (GCC/Clang
+// function multi-versioning); elsewhere the plain build is used.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
+#define DEEPFT_MULTIVERSION \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DEEPFT_MULTIVERSION
+#endif
+
+namespace deepft {
+
+Activation parse_activation(const std::string& name) {
+  if (name == "tanh") return Activation::kTanh;
+  if (name == "gelu") return Activation::kGelu;
+  if (name == "relu") return Activation::kRelu;
+  if (name == "silu") return Activation::kSilu;
+  if (name == "linear" || name == "none") return Activation::kLinear;
+  throw std::invalid_argument("unknown activation function '" + name +
+                              "' (deepft implements tanh, gelu, relu, silu, linear)");
+}
+
+namespace {
+
+inline int64_t bits_of(double v) {
+  int64_t i;
+  std::memcpy(&i, &v, sizeof(i));
+  return i;
+}
+
+inline double from_bits(int64_t i) {
+  double v;
+  std::memcpy(&v, &i, sizeof(v));
+  return v;
+}
+
+/// tanh without branches: tanh(a) = -expm1(-2a) / (2 + expm1(-2a)) for a = |x| (capped at
+/// 20, where tanh is 1 to double precision), sign restored. expm1(y) = 2^k (p + 1) - 1 with
+/// y = k ln2 + r, |r| <= ln2 / 2 and p = expm1(r) from its Taylor series to r^13
+/// (truncation error < 5e-18).
+inline double tanh_kernel(double x) {
+  const double a = std::fabs(x);
+  const double y = -2.0 * (a < 20.0 ? a : 20.0);
+  constexpr double kShifter = 0x1.8p52;  // adding it rounds to an integer
+  const double t = y * 1.4426950408889634074 + kShifter;
+  const double kd = t - kShifter;
+  const double r = (y - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = r + r * r * p;  // expm1(r)
+  const int64_t k = bits_of(t) - bits_of(kShifter);
+  const double s = from_bits((k + 1023) << 52);  // 2^k, k in [-58, 0]
+  const double em1 = s * p + (s - 1.0);
+  return std::copysign(-em1 / (2.0 + em1), x);
+}
+
+// act(z) and act'(z) for one value (T = float computes in double).
+template <Activation A>
+inline void act_value(double z, double& a, double& d) {
+  if constexpr (A == Activation::kTanh) {
+    a = tanh_kernel(z);
+    d = 1.0 - a * a;
+  } else if constexpr (A == Activation::kGelu) {
+    constexpr double c = 0.7978845608028654;  // sqrt(2 / pi)
+    const double u = c * (z + 0.044715 * z * z * z);
+    const double th = tanh_kernel(u);
+    a = 0.5 * z * (1.0 + th);
+    d = 0.5 * (1.0 + th) + 0.5 * z * (1.0 - th * th) * c * (1.0 + 3.0 * 0.044715 * z * z);
+  } else if constexpr (A == Activation::kRelu) {
+    a = z > 0.0 ? z : 0.0;
+    d = z > 0.0 ? 1.0 : 0.0;
+  } else if constexpr (A == Activation::kSilu) {
+    const double sg = 0.5 * (1.0 + tanh_kernel(0.5 * z));
+    a = z * sg;
+    d = sg * (1.0 + z * (1.0 - sg));
+  } else {
+    a = z;
+    d = 1.0;
+  }
+}
+
+// a = act(acc + b) * idt, d = act'(..) * idt over one row of `out` values.
+template <typename T, Activation A>
+inline void row_activate(int64_t out, const T* b, const T* idt, T* acc_y, T* d) {
+  for (int64_t k = 0; k < out; ++k) {
+    double a, dk;
+    act_value<A>(static_cast<double>(acc_y[k]) + static_cast<double>(b[k]), a, dk);
+    const double scale = idt != nullptr ? static_cast<double>(idt[k]) : 1.0;
+    acc_y[k] = static_cast<T>(a * scale);
+    if (d != nullptr) d[k] = static_cast<T>(dk * scale);
+  }
+}
+
+template <typename T, Activation A>
+inline void epilogue_rows(int64_t rows, int64_t in, int64_t out, const T* b, const T* idt,
+                          bool residual, const T* x, T* acc_y, T* d) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* yr = acc_y + r * out;
+    row_activate<T, A>(out, b, idt, yr, d != nullptr ? d + r * out : nullptr);
+    if (!residual) continue;
+    const T* xr = x + r * in;
+    if (out == in) {
+      for (int64_t k = 0; k < out; ++k) yr[k] += xr[k];
+    } else if (out == 2 * in) {
+      for (int64_t k = 0; k < in; ++k) yr[k] += xr[k];
+      for (int64_t k = 0; k < in; ++k) yr[in + k] += xr[k];
+    }
+  }
+}
+
+#define DEEPFT_EPILOGUE(T, A, NAME)                                                           \
+  DEEPFT_MULTIVERSION void NAME(int64_t rows, int64_t in, int64_t out, const T* b,            \
+                                const T* idt, bool residual, const T* x, T* acc_y, T* d) {   \
+    epilogue_rows<T, A>(rows, in, out, b, idt, residual, x, acc_y, d);                        \
+  }
+
+DEEPFT_EPILOGUE(double, Activation::kTanh, ep_tanh_d)
+DEEPFT_EPILOGUE(double, Activation::kGelu, ep_gelu_d)
+DEEPFT_EPILOGUE(double, Activation::kRelu, ep_relu_d)
+DEEPFT_EPILOGUE(double, Activation::kSilu, ep_silu_d)
+DEEPFT_EPILOGUE(double, Activation::kLinear, ep_linear_d)
+DEEPFT_EPILOGUE(float, Activation::kTanh, ep_tanh_f)
+DEEPFT_EPILOGUE(float, Activation::kGelu, ep_gelu_f)
+DEEPFT_EPILOGUE(float, Activation::kRelu, ep_relu_f)
+DEEPFT_EPILOGUE(float, Activation::kSilu, ep_silu_f)
+DEEPFT_EPILOGUE(float, Activation::kLinear, ep_linear_f)
+
+DEEPFT_MULTIVERSION void tanh_loop(const double* x, int64_t n, double* y, double* d) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = tanh_kernel(x[i]);
+    y[i] = t;
+    d[i] = 1.0 - t * t;
+  }
+}
+
+}  // namespace
+
+void tanh_with_derivative(const double* x, int64_t n, double* y, double* d) {
+  tanh_loop(x, n, y, d);
+}
+
+template <>
+void layer_epilogue<double>(Activation act, int64_t rows, int64_t in, int64_t out,
+                            const double* b, const double* idt, bool residual, const double* x,
+                            double* acc_y, double* d) {
+  switch (act) {
+    case Activation::kTanh: return ep_tanh_d(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kGelu: return ep_gelu_d(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kRelu: return ep_relu_d(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kSilu: return ep_silu_d(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kLinear: return ep_linear_d(rows, in, out, b, idt, residual, x, acc_y, d);
+  }
+}
+
+template <>
+void layer_epilogue<float>(Activation act, int64_t rows, int64_t in, int64_t out,
+                           const float* b, const float* idt, bool residual, const float* x,
+                           float* acc_y, float* d) {
+  switch (act) {
+    case Activation::kTanh: return ep_tanh_f(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kGelu: return ep_gelu_f(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kRelu: return ep_relu_f(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kSilu: return ep_silu_f(rows, in, out, b, idt, residual, x, acc_y, d);
+    case Activation::kLinear: return ep_linear_f(rows, in, out, b, idt, residual, x, acc_y, d);
+  }
+}
+
+}  // namespace deepft

@@ -1,0 +1,179 @@
+#include "deep_pot.h"
+
+#include <numeric>
+
+#include "gemm.h"
+#include "model_file.h"
+#include "neighbor_list.h"
+#include "prod.h"
+#include "se_a_model.h"
+#include "threads.h"
+
+namespace deepft {
+
+struct DeepPot::Impl {
+  SeABranchConfig cfg;
+  std::vector<std::string> branches;
+  std::unique_ptr<Evaluator> evaluator;
+  int64_t nnei = 0;
+};
+
+namespace {
+
+void check(const Status& s, const char* what) {
+  if (s.ok()) return;
+  const std::string msg = std::string(what) + ": " + s.message;
+  if (s.code == StatusCode::kInvalidArgument) throw InputError(msg);
+  throw std::runtime_error(msg);
+}
+
+void check_types(const int32_t* atype, int64_t n, int ntypes,
+                 const std::vector<std::string>& type_map) {
+  if (n > 0 && atype == nullptr) throw InputError("atype is null");
+  for (int64_t i = 0; i < n; ++i) {
+    if (atype[i] < -1 || atype[i] >= ntypes) {
+      std::string names;
+      for (const auto& t : type_map) names += (names.empty() ? "" : ", ") + t;
+      throw InputError("atom " + std::to_string(i) + " has type " + std::to_string(atype[i]) +
+                           ", outside [0, " + std::to_string(ntypes) + ")",
+                       "atom types index the model's type map [" + names + "]");
+    }
+  }
+}
+
+/// Forces, virials and energies from the atomic energies and pair gradients.
+void reduce(DeepPotOutput& out, const std::vector<double>& atom_energy,
+            const std::vector<double>& grad, const std::vector<double>& rij,
+            const std::vector<int64_t>& nlist, int64_t nframes, int64_t nloc, int64_t nnei,
+            int64_t nall, bool atomic) {
+  const PairGradient<double> pg{grad.data(), rij.data(), nlist.data(), nframes, nloc, nnei, nall};
+  out.force.assign(nframes * nall * 3, 0.0);
+  out.virial.assign(nframes * 9, 0.0);
+  check(prod_force<double>(pg, out.force.data()), "prod_force");
+  if (atomic) {
+    out.atom_virial.assign(nframes * nall * 9, 0.0);
+    check(prod_virial<double>(pg, out.virial.data(), out.atom_virial.data()), "prod_virial");
+    out.atom_energy = atom_energy;
+  } else {
+    check(prod_virial<double>(pg, out.virial.data(), nullptr), "prod_virial");
+    out.atom_virial.clear();
+    out.atom_energy.clear();
+  }
+  out.energy.assign(nframes, 0.0);
+  for (int64_t f = 0; f < nframes; ++f) {
+    out.energy[f] = std::accumulate(atom_energy.begin() + f * nloc,
+                                    atom_energy.begin() + (f + 1) * nloc, 0.0);
+  }
+}
+
+}  // namespace
+
+DeepPot::DeepPot() = default;
+DeepPot::DeepPot(const std::string& path, const std::string& branch) { load(path, branch); }
+DeepPot::~DeepPot() = default;
+DeepPot::DeepPot(DeepPot&&) noexcept = default;
+DeepPot& DeepPot::operator=(DeepPot&&) noexcept = default;
+
+void DeepPot::load(const std::string& path, const std::string& branch) {
+  const ModelFile file = ModelFile::read(path);
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = read_branch_config(file, branch);
+  for (const auto& kv : file.header().at("branches").as_object()) {
+    impl->branches.push_back(kv.first);
+  }
+  impl->evaluator = make_evaluator(file, impl->cfg);
+  impl->nnei = std::accumulate(impl->cfg.sel.begin(), impl->cfg.sel.end(), int64_t(0));
+  blas::set_blas_single_threaded();
+  impl_ = std::move(impl);
+}
+
+bool DeepPot::loaded() const noexcept { return impl_ != nullptr; }
+
+const DeepPot::Impl& DeepPot::impl() const {
+  if (!impl_) throw InputError("DeepPot: no model loaded", "call load(path) first");
+  return *impl_;
+}
+
+const std::vector<std::string>& DeepPot::type_map() const { return impl().cfg.type_map; }
+int DeepPot::ntypes() const { return static_cast<int>(impl().cfg.type_map.size()); }
+double DeepPot::cutoff() const { return impl().cfg.rcut; }
+const std::string& DeepPot::branch() const { return impl().cfg.name; }
+const std::vector<std::string>& DeepPot::branches() const { return impl().branches; }
+const std::string& DeepPot::precision() const { return impl().cfg.precision; }
+const std::vector<int64_t>& DeepPot::sel() const { return impl().cfg.sel; }
+
+void DeepPot::compute(DeepPotOutput& out, const double* coord, int64_t nframes, int64_t natoms,
+                      const int32_t* atype, const double* box, bool atomic) const {
+  const Impl& m = impl();
+  if (nframes < 1 || natoms < 0) throw InputError("need nframes >= 1 and natoms >= 0");
+  if (natoms > 0 && coord == nullptr) throw InputError("coord is null");
+  check_types(atype, natoms, ntypes(), m.cfg.type_map);
+  const int64_t nnei = m.nnei, nc = nframes * natoms;
+  std::vector<int64_t> nlist(nc * nnei);
+  std::vector<double> rij(nc * nnei * 3);
+  out.max_neighbors.assign(ntypes(), 0);
+  const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
+  NlistOutput<double> nout;
+  nout.nlist = nlist.data();
+  nout.rij = rij.data();
+  nout.max_neighbors = out.max_neighbors.data();
+  check(build_nlist<double>(coord, box, atype, nframes, natoms, fmt, nout), "build_nlist");
+  std::vector<int32_t> ctype(nc);
+  for (int64_t f = 0; f < nframes; ++f) std::copy(atype, atype + natoms, ctype.data() + f * natoms);
+  std::vector<double> atom_energy(nc), grad(nc * nnei * 3);
+  m.evaluator->evaluate({nc, nnei, nlist.data(), rij.data(), ctype.data()},
+                        {atom_energy.data(), grad.data()});
+  reduce(out, atom_energy, grad, rij, nlist, nframes, natoms, nnei, natoms, atomic);
+}
+
+void DeepPot::compute(DeepPotOutput& out, const double* coord, const int32_t* atype, int64_t nloc,
+                      int64_t nall, const NeighborListView& list, const int64_t* mapping,
+                      bool atomic) const {
+  const Impl& m = impl();
+  if (nloc < 0 || nall < nloc) throw InputError("need 0 <= nloc <= nall");
+  if (nall > 0 && coord == nullptr) throw InputError("coord is null");
+  if (list.inum > 0 && (list.numneigh == nullptr || list.firstneigh == nullptr)) {
+    throw InputError("neighbor list: numneigh and firstneigh are required");
+  }
+  check_types(atype, nall, ntypes(), m.cfg.type_map);
+  if (mapping != nullptr) {
+    for (int64_t j = 0; j < nall; ++j) {
+      if (mapping[j] < 0 || mapping[j] >= nloc || (j < nloc && mapping[j] != j)) {
+        throw InputError("mapping[" + std::to_string(j) + "] = " + std::to_string(mapping[j]) +
+                         " is not a local atom (or not itself for a local atom)");
+      }
+    }
+  }
+  const int64_t nnei = m.nnei;
+  std::vector<int64_t> nlist(nloc * nnei);
+  std::vector<double> rij(nloc * nnei * 3);
+  out.max_neighbors.assign(ntypes(), 0);
+  const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
+  NlistOutput<double> nout;
+  nout.nlist = nlist.data();
+  nout.rij = rij.data();
+  nout.max_neighbors = out.max_neighbors.data();
+  const ExternalNeighborList ext{list.inum, list.ilist, list.numneigh, list.firstneigh};
+  check(format_nlist_from_full_list<double>(coord, atype, nloc, nall, ext, fmt, nout),
+        "format_nlist_from_full_list");
+  std::vector<double> atom_energy(nloc), grad(nloc * nnei * 3);
+  m.evaluator->evaluate({nloc, nnei, nlist.data(), rij.data(), atype},
+                        {atom_energy.data(), grad.data()});
+  reduce(out, atom_energy, grad, rij, nlist, 1, nloc, nnei, nall, atomic);
+  if (mapping == nullptr) return;
+  for (int64_t j = nloc; j < nall; ++j) {
+    const int64_t o = mapping[j];
+    for (int c = 0; c < 3; ++c) out.force[o * 3 + c] += out.force[j * 3 + c];
+    if (atomic) {
+      for (int c = 0; c < 9; ++c) out.atom_virial[o * 9 + c] += out.atom_virial[j * 9 + c];
+    }
+  }
+  out.force.resize(nloc * 3);
+  if (atomic) out.atom_virial.resize(nloc * 9);
+}
+
+void DeepPot::set_num_threads(int n) { deepft::set_num_threads(n); }
+int DeepPot::num_threads() { return deepft::num_threads(); }
+std::string DeepPot::blas_backend() { return blas::backend(); }
+
+}  // namespace deepft

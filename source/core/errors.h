@@ -1,0 +1,34 @@
+// Exceptions of the inference core. They never cross the public boundaries of deepft: the
+// pybind11 module turns them into deepft.errors.ModelFileError / InputError, the LAMMPS plugin
+// into error->one / error->all.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace deepft {
+
+/// A model file is missing, unreadable, truncated, of the wrong kind or version, or its
+/// header is inconsistent. The message names the file; hint() says how to fix it.
+class ModelFileError : public std::runtime_error {
+ public:
+  ModelFileError(const std::string& message, std::string hint = "")
+      : std::runtime_error(message), hint_(std::move(hint)) {}
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  std::string hint_;
+};
+
+/// Arguments of a compute() call are invalid (shapes, atom types, neighbor indices).
+class InputError : public std::invalid_argument {
+ public:
+  InputError(const std::string& message, std::string hint = "")
+      : std::invalid_argument(message), hint_(std::move(hint)) {}
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  std::string hint_;
+};
+
+}  // namespace deepft

@@ -1,0 +1,132 @@
+#include "network.h"
+
+#include <algorithm>
+
+#include "gemm.h"
+
+namespace deepft {
+
+namespace {
+
+template <typename T>
+int64_t max_width(const std::vector<DenseLayer<T>>& layers) {
+  int64_t w = 0;
+  for (const auto& l : layers) w = std::max({w, l.in, l.out});
+  return w;
+}
+
+template <typename T>
+void ensure(std::vector<T>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+// acc [rows, out] = x [rows, in] W [in, out] (beta = 0), with the degenerate widths of the
+// first embedding layer (in = 1) and of the fitting output (out = 1) as plain loops.
+template <typename T>
+void matmul(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc) {
+  const T* w = l.matrix.data();
+  if (l.in == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T xr = x[r];
+      T* ar = acc + r * l.out;
+      for (int64_t k = 0; k < l.out; ++k) ar[k] = xr * w[k];
+    }
+  } else if (l.out == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * l.in;
+      T s = 0;
+      for (int64_t k = 0; k < l.in; ++k) s += xr[k] * w[k];
+      acc[r] = s;
+    }
+  } else {
+    blas::gemm<T>(blas::Op::kN, blas::Op::kN, rows, l.out, l.in, T(1), x, l.in, w, l.out, T(0),
+                  acc, l.out);
+  }
+}
+
+// gx [rows, in] += gz [rows, out] W^T.
+template <typename T>
+void matmul_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T* gx) {
+  const T* w = l.matrix.data();
+  if (l.in == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* gr = gz + r * l.out;
+      T s = 0;
+      for (int64_t k = 0; k < l.out; ++k) s += gr[k] * w[k];
+      gx[r] += s;
+    }
+  } else if (l.out == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T g = gz[r];
+      T* xr = gx + r * l.in;
+      for (int64_t k = 0; k < l.in; ++k) xr[k] += g * w[k];
+    }
+  } else {
+    blas::gemm<T>(blas::Op::kN, blas::Op::kT, rows, l.in, l.out, T(1), gz, l.out, w, l.out, T(1),
+                  gx, l.in);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+int64_t Mlp<T>::saved_width() const {
+  int64_t w = 0;
+  for (const auto& l : layers) w += l.out;
+  return w;
+}
+
+template <typename T>
+void Mlp<T>::forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& ws) const {
+  const int64_t width = max_width(layers);
+  ensure(ws.a, rows * width);
+  ensure(ws.b, rows * width);
+  const T* cur = x;
+  int64_t offset = 0;
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const DenseLayer<T>& l = layers[li];
+    T* dst = li + 1 == layers.size() ? y : (cur == ws.a.data() ? ws.b.data() : ws.a.data());
+    matmul(l, cur, rows, dst);
+    T* d = saved != nullptr ? saved + rows * offset : nullptr;
+    layer_epilogue<T>(l.act, rows, l.in, l.out, l.bias.data(),
+                      l.idt.empty() ? nullptr : l.idt.data(), l.residual, cur, dst, d);
+    offset += l.out;
+    cur = dst;
+  }
+}
+
+template <typename T>
+void Mlp<T>::backward(T* gy, int64_t rows, const T* saved, T* gx, MlpWorkspace<T>& ws) const {
+  const int64_t width = max_width(layers);
+  ensure(ws.a, rows * width);
+  ensure(ws.b, rows * width);
+  int64_t offset = saved_width();
+  T* g = gy;  // dL/dy of the current layer, [rows, out]
+  for (size_t li = layers.size(); li-- > 0;) {
+    const DenseLayer<T>& l = layers[li];
+    offset -= l.out;
+    const T* d = saved + rows * offset;
+    T* dst = li == 0 ? gx : (g == ws.a.data() ? ws.b.data() : ws.a.data());
+    // skip connection: dL/dx gets dL/dy directly (once per copy of x)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* gr = g + r * l.out;
+      T* xr = dst + r * l.in;
+      if (l.residual && l.out == l.in) {
+        std::copy(gr, gr + l.in, xr);
+      } else if (l.residual && l.out == 2 * l.in) {
+        for (int64_t k = 0; k < l.in; ++k) xr[k] = gr[k] + gr[l.in + k];
+      } else {
+        std::fill(xr, xr + l.in, T(0));
+      }
+    }
+    const int64_t n = rows * l.out;
+    for (int64_t k = 0; k < n; ++k) g[k] *= d[k];  // dL/dz
+    matmul_transposed_acc(l, g, rows, dst);
+    g = dst;
+  }
+}
+
+template class Mlp<double>;
+template class Mlp<float>;
+
+}  // namespace deepft

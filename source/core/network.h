@@ -1,0 +1,55 @@
+// Multi-layer perceptrons of se_e2_a (embedding nets) and of the energy fitting, evaluated on
+// a batch of rows, forward and backward (input gradient only: inference needs dE/dx, never
+// dE/dW).
+//
+// Layer rule (DeePMD-kit, deepft.model.Layer): z = x W + b, a = act(z) * idt,
+//   y = x + a if out == in and the layer has a skip connection, y = [x, x] + a if
+//   out == 2 in, y = a otherwise. Hidden layers of both nets have skip connections; the final
+//   fitting layer (out = 1) has neither activation, timestep nor skip connection.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "activation.h"
+
+namespace deepft {
+
+template <typename T>
+struct DenseLayer {
+  int64_t in = 0;
+  int64_t out = 0;
+  std::vector<T> matrix;  ///< [in, out]
+  std::vector<T> bias;    ///< [out]
+  std::vector<T> idt;     ///< [out] timestep scale, or empty
+  Activation act = Activation::kTanh;
+  bool residual = true;   ///< skip connection when out == in or out == 2 in
+};
+
+/// Scratch memory of one thread, grown on demand and reused between calls.
+template <typename T>
+struct MlpWorkspace {
+  std::vector<T> a, b;  ///< ping-pong buffers [rows, max width]
+};
+
+template <typename T>
+class Mlp {
+ public:
+  std::vector<DenseLayer<T>> layers;
+
+  int64_t in_dim() const { return layers.front().in; }
+  int64_t out_dim() const { return layers.back().out; }
+  /// Values saved per row for backward: the sum of all layer widths.
+  int64_t saved_width() const;
+
+  /// y [rows, out_dim] = net(x [rows, in_dim]). Saves act' per layer into `saved`
+  /// ([rows, saved_width()], layer-major blocks: layer l at rows * sum_{m<l} out_m) unless
+  /// saved == nullptr. x and y must not overlap.
+  void forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& ws) const;
+
+  /// gx [rows, in_dim] = dL/dx from gy [rows, out_dim] = dL/dy and the values saved by
+  /// forward(). gy is used as scratch (overwritten).
+  void backward(T* gy, int64_t rows, const T* saved, T* gx, MlpWorkspace<T>& ws) const;
+};
+
+}  // namespace deepft

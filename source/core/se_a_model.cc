@@ -1,0 +1,483 @@
+#include "se_a_model.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <numeric>
+#include <stdexcept>
+#include <type_traits>
+
+#include "env_mat.h"
+#include "errors.h"
+#include "gemm.h"
+#include "network.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace deepft {
+
+namespace {
+
+std::atomic<int64_t> g_chunk_atoms{16};
+
+std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "'" : ", '") + n + "'";
+  return "[" + s + "]";
+}
+
+std::vector<std::string> string_list(const Json& j) {
+  std::vector<std::string> out;
+  for (const auto& v : j.as_array()) out.push_back(v.as_string());
+  return out;
+}
+
+void check_status(const Status& s, const char* what) {
+  if (s.ok()) return;
+  const std::string msg = std::string(what) + ": " + s.message;
+  if (s.code == StatusCode::kInvalidArgument) throw InputError(msg);
+  throw std::runtime_error(msg);
+}
+
+}  // namespace
+
+void set_chunk_atoms(int64_t n) { g_chunk_atoms = std::max<int64_t>(1, n); }
+
+SeABranchConfig read_branch_config(const ModelFile& file, const std::string& branch) {
+  const Json& h = file.header();
+  SeABranchConfig c;
+  try {
+    const Json& branches = h.at("branches");
+    c.name = branch.empty() ? h.at("default_branch").as_string() : branch;
+    const Json* b = branches.find(c.name);
+    if (b == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& kv : branches.as_object()) names.push_back(kv.first);
+      throw ModelFileError(file.path() + ": no branch '" + c.name + "'; the model has " +
+                               join(names),
+                           "choose one of the listed branches");
+    }
+    c.type_map = string_list(b->find("type_map") ? b->at("type_map") : h.at("type_map"));
+    const Json& d = b->at("descriptor");
+    const std::string dtype = d.at("type").as_string();
+    if (dtype != "se_e2_a" && dtype != "se_a") {
+      file.fail("branch '" + c.name + "': descriptor type '" + dtype +
+                "' is not implemented by the native core (se_e2_a only)");
+    }
+    for (const auto& s : d.at("sel").as_array()) c.sel.push_back(s.as_int());
+    c.rcut = d.at("rcut").as_double();
+    c.rcut_smth = d.at("rcut_smth").as_double();
+    c.type_one_side = d.at("type_one_side").as_bool();
+    c.descriptor_activation = d.at("activation_function").as_string();
+    const Json& f = b->at("fitting_net");
+    if (const Json* ft = f.find("type"); ft != nullptr && ft->as_string() != "ener") {
+      file.fail("branch '" + c.name + "': fitting type '" + ft->as_string() +
+                "' is not implemented by the native core (ener only)");
+    }
+    c.fitting_activation = f.at("activation_function").as_string();
+    const bool f32 = d.at("precision").as_string() == "float32" &&
+                     f.at("precision").as_string() == "float32";
+    c.precision = f32 ? "float32" : "float64";
+    c.descriptor_prefix = b->at("descriptor_prefix").as_string();
+    c.fitting_prefixes = string_list(b->at("fitting_prefixes"));
+  } catch (const JsonError& e) {
+    file.fail("branch '" + c.name + "' in the header: " + e.what());
+  }
+  if (c.sel.size() != c.type_map.size() || c.fitting_prefixes.empty()) {
+    file.fail("branch '" + c.name + "': sel has " + std::to_string(c.sel.size()) +
+              " entries for " + std::to_string(c.type_map.size()) + " types");
+  }
+  if (!(c.rcut > c.rcut_smth && c.rcut_smth >= 0)) {
+    file.fail("branch '" + c.name + "': needs 0 <= rcut_smth < rcut");
+  }
+  return c;
+}
+
+namespace {
+
+// ---- loading ----------------------------------------------------------------------------------
+
+/// Reads prefix.layers.L.{matrix, bias, idt} for L = 0, 1, ... until none is left.
+/// `final_linear`: the last layer has no activation, timestep or skip connection.
+template <typename T>
+Mlp<T> load_mlp(const ModelFile& file, const std::string& prefix, int64_t in_dim, Activation act,
+                bool final_linear) {
+  Mlp<T> net;
+  for (int64_t li = 0;; ++li) {
+    const std::string p = prefix + "layers." + std::to_string(li) + ".";
+    if (!file.has_tensor(p + "matrix")) break;
+    DenseLayer<T> l;
+    const TensorInfo& mi = file.info(p + "matrix");
+    if (mi.shape.size() != 2 || mi.shape[0] != in_dim) {
+      file.fail("tensor '" + p + "matrix' should be [" + std::to_string(in_dim) + ", out]");
+    }
+    l.in = in_dim;
+    l.out = mi.shape[1];
+    l.matrix = file.tensor<T>(p + "matrix");
+    l.bias = file.tensor<T>(p + "bias", {l.out});
+    if (file.has_tensor(p + "idt")) l.idt = file.tensor<T>(p + "idt", {l.out});
+    l.act = act;
+    net.layers.push_back(std::move(l));
+    in_dim = net.layers.back().out;
+  }
+  if (net.layers.empty()) file.fail("tensor '" + prefix + "layers.0.matrix' is missing");
+  if (final_linear) {
+    DenseLayer<T>& last = net.layers.back();
+    if (last.out != 1 || !last.idt.empty()) {
+      file.fail("the last layer of '" + prefix + "' must map to 1 value without timestep");
+    }
+    last.act = Activation::kLinear;
+    last.residual = false;
+  }
+  return net;
+}
+
+template <typename T>
+struct Fitting {
+  std::vector<Mlp<T>> nets;  ///< [ntypes]
+  std::vector<double> bias;  ///< [ntypes] eV
+};
+
+// ---- evaluation -------------------------------------------------------------------------------
+
+/// Per-thread scratch of one chunk of center atoms (all of one type).
+template <typename T>
+struct ChunkWorkspace {
+  std::vector<int64_t> slot;        ///< [rows] global slot index center * nnei + s
+  std::vector<int64_t> row_begin;   ///< [ntypes * (chunk + 1)] rows of (neighbor type, atom)
+  std::vector<T> x0, r, g, saved;   ///< [rows], [rows, 4], [rows, M], [rows, saved width]
+  std::vector<T> tmat, d, gd;       ///< [chunk, 4, M], [chunk, M * A], [chunk, M * A]
+  std::vector<T> gt, gg, gr, gx0;   ///< [4, M], [rows, M], [rows, 4], [rows]
+  std::vector<T> e, ge, gd_f, fit_saved;
+  MlpWorkspace<T> mlp;
+};
+
+template <typename T>
+void grow(std::vector<T>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+template <typename T>
+class SeAEvaluator final : public Evaluator {
+ public:
+  SeAEvaluator(const ModelFile& file, const SeABranchConfig& cfg);
+  void evaluate(const PairInput& in, const PairOutput& out) const override;
+
+ private:
+  int32_t ntypes_ = 0;
+  int64_t nnei_ = 0, m_ = 0, axis_ = 0;
+  std::vector<int64_t> sel_, sel_begin_;
+  bool type_one_side_ = true;
+  T rcut_ = 0, rcut_smth_ = 0;
+  std::vector<T> davg_, dstd_;
+  std::vector<Mlp<T>> embeddings_;
+  std::vector<Fitting<T>> fittings_;
+  /// [ntypes (center), ntypes (neighbor), 4, M]: R̂_padᵀ G(ŝ_pad) of one padded slot, where
+  /// R̂_pad = -davg[t_i] / dstd[t_i] (an empty slot normalized as DeePMD-kit does).
+  std::vector<T> pad_term_;
+
+  void init_padding();
+
+  void process_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                     const uint8_t* mask, T* g_em, double* atom_energy,
+                     ChunkWorkspace<T>& w) const;
+  void embed_forward(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                     const uint8_t* mask, ChunkWorkspace<T>& w) const;
+  void fit(int32_t ti, const int64_t* centers, int64_t n, double* atom_energy,
+           ChunkWorkspace<T>& w) const;
+  void embed_backward(int32_t ti, int64_t n, T* g_em, ChunkWorkspace<T>& w) const;
+};
+
+template <typename T>
+SeAEvaluator<T>::SeAEvaluator(const ModelFile& file, const SeABranchConfig& cfg) {
+  ntypes_ = static_cast<int32_t>(cfg.sel.size());
+  sel_ = cfg.sel;
+  sel_begin_.assign(ntypes_ + 1, 0);
+  std::partial_sum(sel_.begin(), sel_.end(), sel_begin_.begin() + 1);
+  nnei_ = sel_begin_.back();
+  type_one_side_ = cfg.type_one_side;
+  rcut_ = static_cast<T>(cfg.rcut);
+  rcut_smth_ = static_cast<T>(cfg.rcut_smth);
+  const std::string& dp = cfg.descriptor_prefix;
+  davg_ = file.tensor<T>(dp + "davg", {ntypes_, 4});
+  dstd_ = file.tensor<T>(dp + "dstd", {ntypes_, 4});
+  for (T s : dstd_) {
+    if (s == T(0)) file.fail("tensor '" + dp + "dstd' contains a zero");
+  }
+  const Activation dact = parse_activation(cfg.descriptor_activation);
+  const int64_t nemb = type_one_side_ ? ntypes_ : int64_t(ntypes_) * ntypes_;
+  for (int64_t k = 0; k < nemb; ++k) {
+    embeddings_.push_back(
+        load_mlp<T>(file, dp + "embeddings." + std::to_string(k) + ".", 1, dact, false));
+    if (embeddings_.back().out_dim() != embeddings_.front().out_dim()) {
+      file.fail("embedding nets of '" + dp + "' have different output widths");
+    }
+  }
+  m_ = embeddings_.front().out_dim();
+  const int64_t dim = file.header().at("branches").at(cfg.name).at("descriptor")
+                          .at("axis_neuron").as_int();
+  axis_ = dim;
+  if (axis_ <= 0 || axis_ > m_) file.fail("axis_neuron must be in [1, neuron[-1]]");
+  const Activation fact = parse_activation(cfg.fitting_activation);
+  for (const std::string& fp : cfg.fitting_prefixes) {
+    Fitting<T> f;
+    for (int32_t t = 0; t < ntypes_; ++t) {
+      f.nets.push_back(
+          load_mlp<T>(file, fp + "nets." + std::to_string(t) + ".", m_ * axis_, fact, true));
+    }
+    const std::string bname = fp + "bias_atom_e";
+    if (file.info(bname).nbytes / (file.info(bname).dtype == "float64" ? 8 : 4) != ntypes_) {
+      file.fail("tensor '" + bname + "' should hold " + std::to_string(ntypes_) + " values");
+    }
+    f.bias = file.tensor<double>(bname);
+    fittings_.push_back(std::move(f));
+  }
+  init_padding();
+}
+
+template <typename T>
+void SeAEvaluator<T>::init_padding() {
+  pad_term_.assign(static_cast<size_t>(ntypes_) * ntypes_ * 4 * m_, T(0));
+  MlpWorkspace<T> ws;
+  std::vector<T> saved, g0(m_);
+  for (int32_t ti = 0; ti < ntypes_; ++ti) {
+    T rpad[4];
+    for (int c = 0; c < 4; ++c) rpad[c] = -davg_[ti * 4 + c] / dstd_[ti * 4 + c];
+    for (int32_t tj = 0; tj < ntypes_; ++tj) {
+      const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
+      saved.resize(net.saved_width());
+      net.forward(&rpad[0], 1, g0.data(), saved.data(), ws);
+      T* out = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
+      for (int c = 0; c < 4; ++c) {
+        for (int64_t k = 0; k < m_; ++k) out[c * m_ + k] = rpad[c] * g0[k];
+      }
+    }
+  }
+}
+
+/// Gathers the real neighbors of the chunk by neighbor type and runs the embedding nets:
+/// fills slot, row_begin, r (R̂ rows), g (G rows), saved, then tmat = R̂ᵀ G / Nc and D.
+template <typename T>
+void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                                    const uint8_t* mask, ChunkWorkspace<T>& w) const {
+  w.slot.clear();
+  w.row_begin.assign(ntypes_ * (n + 1), 0);
+  for (int32_t tj = 0; tj < ntypes_; ++tj) {
+    for (int64_t a = 0; a < n; ++a) {
+      w.row_begin[tj * (n + 1) + a] = static_cast<int64_t>(w.slot.size());
+      const int64_t base = centers[a] * nnei_;
+      for (int64_t s = sel_begin_[tj]; s < sel_begin_[tj + 1]; ++s) {
+        if (mask[base + s]) w.slot.push_back(base + s);
+      }
+    }
+    w.row_begin[tj * (n + 1) + n] = static_cast<int64_t>(w.slot.size());
+  }
+  const int64_t rows = static_cast<int64_t>(w.slot.size());
+  const int64_t sw = embeddings_.front().saved_width();
+  grow(w.x0, rows);
+  grow(w.r, rows * 4);
+  grow(w.g, rows * m_);
+  grow(w.saved, rows * sw);
+  for (int64_t k = 0; k < rows; ++k) {
+    const T* e = em + w.slot[k] * 4;
+    for (int c = 0; c < 4; ++c) w.r[k * 4 + c] = e[c];
+    w.x0[k] = e[0];
+  }
+  for (int32_t tj = 0; tj < ntypes_; ++tj) {
+    const int64_t r0 = w.row_begin[tj * (n + 1)], r1 = w.row_begin[tj * (n + 1) + n];
+    if (r1 == r0) continue;
+    const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
+    net.forward(w.x0.data() + r0, r1 - r0, w.g.data() + r0 * m_, w.saved.data() + r0 * sw,
+                w.mlp);
+  }
+  grow(w.tmat, n * 4 * m_);
+  grow(w.d, n * m_ * axis_);
+  const T inv = T(1) / static_cast<T>(nnei_);
+  for (int64_t a = 0; a < n; ++a) {
+    T* tm = w.tmat.data() + a * 4 * m_;
+    std::fill(tm, tm + 4 * m_, T(0));
+    for (int32_t tj = 0; tj < ntypes_; ++tj) {
+      const int64_t r0 = w.row_begin[tj * (n + 1) + a], r1 = w.row_begin[tj * (n + 1) + a + 1];
+      // empty slots of this block (constant rows, no gradient): n_pad R̂_padᵀ G(ŝ_pad) / Nc
+      const T npad = static_cast<T>(sel_[tj] - (r1 - r0)) * inv;
+      if (npad != T(0)) {
+        const T* pt = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
+        for (int64_t k = 0; k < 4 * m_; ++k) tm[k] += npad * pt[k];
+      }
+      if (r1 == r0) continue;
+      blas::gemm<T>(blas::Op::kT, blas::Op::kN, 4, m_, r1 - r0, inv, w.r.data() + r0 * 4, 4,
+                    w.g.data() + r0 * m_, m_, T(1), tm, m_);
+    }
+    // D [M, A] = Tᵀ T[:, :A]
+    blas::gemm<T>(blas::Op::kT, blas::Op::kN, m_, axis_, 4, T(1), tm, m_, tm, m_, T(0),
+                  w.d.data() + a * m_ * axis_, axis_);
+  }
+}
+
+/// Fitting nets forward and backward: atomic energies and gd = dE/dD.
+template <typename T>
+void SeAEvaluator<T>::fit(int32_t ti, const int64_t* centers, int64_t n, double* atom_energy,
+                          ChunkWorkspace<T>& w) const {
+  const int64_t dim = m_ * axis_;
+  grow(w.gd, n * dim);
+  grow(w.gd_f, n * dim);
+  grow(w.e, n);
+  grow(w.ge, n);
+  std::fill(w.gd.begin(), w.gd.begin() + n * dim, T(0));
+  for (int64_t a = 0; a < n; ++a) atom_energy[centers[a]] = 0.0;
+  for (const Fitting<T>& f : fittings_) {
+    const Mlp<T>& net = f.nets[ti];
+    grow(w.fit_saved, n * net.saved_width());
+    net.forward(w.d.data(), n, w.e.data(), w.fit_saved.data(), w.mlp);
+    for (int64_t a = 0; a < n; ++a) {
+      atom_energy[centers[a]] += static_cast<double>(w.e[a]) + f.bias[ti];
+      w.ge[a] = T(1);
+    }
+    net.backward(w.ge.data(), n, w.fit_saved.data(), w.gd_f.data(), w.mlp);
+    for (int64_t k = 0; k < n * dim; ++k) w.gd[k] += w.gd_f[k];
+  }
+}
+
+/// dE/dD -> dE/dT -> (dE/dG, dE/dR̂) -> embedding backward -> g_em rows of the chunk.
+template <typename T>
+void SeAEvaluator<T>::embed_backward(int32_t ti, int64_t n, T* g_em,
+                                     ChunkWorkspace<T>& w) const {
+  const int64_t rows = static_cast<int64_t>(w.slot.size());
+  const int64_t sw = embeddings_.front().saved_width();
+  const T inv = T(1) / static_cast<T>(nnei_);
+  grow(w.gt, 4 * m_);
+  grow(w.gg, rows * m_);
+  grow(w.gr, rows * 4);
+  grow(w.gx0, rows);
+  for (int64_t a = 0; a < n; ++a) {
+    const T* tm = w.tmat.data() + a * 4 * m_;
+    const T* gd = w.gd.data() + a * m_ * axis_;
+    // dE/dT = (T< gDᵀ + [T gD, 0]) / Nc   (the 1/Nc of T = R̂ᵀG/Nc folded in)
+    blas::gemm<T>(blas::Op::kN, blas::Op::kT, 4, m_, axis_, inv, tm, m_, gd, axis_, T(0),
+                  w.gt.data(), m_);
+    blas::gemm<T>(blas::Op::kN, blas::Op::kN, 4, axis_, m_, inv, tm, m_, gd, axis_, T(1),
+                  w.gt.data(), m_);
+    for (int32_t tj = 0; tj < ntypes_; ++tj) {
+      const int64_t r0 = w.row_begin[tj * (n + 1) + a], r1 = w.row_begin[tj * (n + 1) + a + 1];
+      if (r1 == r0) continue;
+      blas::gemm<T>(blas::Op::kN, blas::Op::kN, r1 - r0, m_, 4, T(1), w.r.data() + r0 * 4, 4,
+                    w.gt.data(), m_, T(0), w.gg.data() + r0 * m_, m_);
+      blas::gemm<T>(blas::Op::kN, blas::Op::kT, r1 - r0, 4, m_, T(1), w.g.data() + r0 * m_, m_,
+                    w.gt.data(), m_, T(0), w.gr.data() + r0 * 4, 4);
+    }
+  }
+  for (int32_t tj = 0; tj < ntypes_; ++tj) {
+    const int64_t r0 = w.row_begin[tj * (n + 1)], r1 = w.row_begin[tj * (n + 1) + n];
+    if (r1 == r0) continue;
+    const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
+    net.backward(w.gg.data() + r0 * m_, r1 - r0, w.saved.data() + r0 * sw, w.gx0.data() + r0,
+                 w.mlp);
+  }
+  for (int64_t k = 0; k < rows; ++k) {
+    T* out = g_em + w.slot[k] * 4;
+    out[0] = w.gr[k * 4 + 0] + w.gx0[k];
+    out[1] = w.gr[k * 4 + 1];
+    out[2] = w.gr[k * 4 + 2];
+    out[3] = w.gr[k * 4 + 3];
+  }
+}
+
+template <typename T>
+void SeAEvaluator<T>::process_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                                    const uint8_t* mask, T* g_em, double* atom_energy,
+                                    ChunkWorkspace<T>& w) const {
+  embed_forward(ti, centers, n, em, mask, w);
+  fit(ti, centers, n, atom_energy, w);
+  embed_backward(ti, n, g_em, w);
+}
+
+struct Chunk {
+  int32_t type;
+  int64_t begin, end;  // range in the type-sorted center order
+};
+
+template <typename T>
+void SeAEvaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const {
+  const int64_t nc = in.ncenter;
+  if (in.nnei != nnei_) throw InputError("neighbor table width differs from sum(sel)");
+  std::vector<uint8_t> mask(nc * nnei_);
+  std::vector<int32_t> ctype(nc);
+  for (int64_t i = 0; i < nc; ++i) {
+    const int32_t t = in.center_type[i];
+    if (t >= ntypes_) throw InputError("atom type " + std::to_string(t) + " out of range");
+    ctype[i] = t < 0 ? 0 : t;
+    for (int64_t s = 0; s < nnei_; ++s) mask[i * nnei_ + s] = t >= 0 && in.nlist[i * nnei_ + s] >= 0;
+  }
+  std::vector<T> rij_buf;
+  const T* rij = nullptr;
+  if constexpr (std::is_same_v<T, double>) {
+    rij = in.rij;
+  } else {
+    rij_buf.assign(in.rij, in.rij + nc * nnei_ * 3);
+    rij = rij_buf.data();
+  }
+  const EnvMatInput<T> emi{rij, mask.data(), ctype.data(), nc, nnei_};
+  const EnvMatParams<T> emp{rcut_, rcut_smth_, davg_.data(), dstd_.data(), ntypes_};
+  std::vector<T> em(nc * nnei_ * 4);
+  check_status(env_mat_se_a<T>(emi, emp, em.data(), nullptr), "env_mat_se_a");
+
+  // centers sorted by type (virtual atoms dropped), cut into chunks of one type
+  std::vector<int64_t> order;
+  std::vector<Chunk> chunks;
+  const int64_t chunk_atoms = g_chunk_atoms;
+  for (int32_t t = 0; t < ntypes_; ++t) {
+    const int64_t begin = static_cast<int64_t>(order.size());
+    for (int64_t i = 0; i < nc; ++i) {
+      if (in.center_type[i] == t) order.push_back(i);
+    }
+    const int64_t end = static_cast<int64_t>(order.size());
+    for (int64_t b = begin; b < end; b += chunk_atoms) {
+      chunks.push_back({t, b, std::min(end, b + chunk_atoms)});
+    }
+  }
+  std::fill(out.atom_energy, out.atom_energy + nc, 0.0);
+  std::vector<T> g_em(nc * nnei_ * 4, T(0));
+  std::exception_ptr error = nullptr;
+#pragma omp parallel
+  {
+    ChunkWorkspace<T> w;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < static_cast<int64_t>(chunks.size()); ++c) {
+      try {
+        const Chunk& ch = chunks[c];
+        process_chunk(ch.type, order.data() + ch.begin, ch.end - ch.begin, em.data(),
+                      mask.data(), g_em.data(), out.atom_energy, w);
+      } catch (...) {
+#pragma omp critical(deepft_core_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+
+  if constexpr (std::is_same_v<T, double>) {
+    check_status(env_mat_se_a_vjp<T>(emi, emp, g_em.data(), out.grad_rij), "env_mat_se_a_vjp");
+  } else {
+    std::vector<T> g(nc * nnei_ * 3);
+    check_status(env_mat_se_a_vjp<T>(emi, emp, g_em.data(), g.data()), "env_mat_se_a_vjp");
+    std::copy(g.begin(), g.end(), out.grad_rij);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Evaluator> make_evaluator(const ModelFile& file, const SeABranchConfig& cfg) {
+  try {
+    if (cfg.precision == "float32") return std::make_unique<SeAEvaluator<float>>(file, cfg);
+    return std::make_unique<SeAEvaluator<double>>(file, cfg);
+  } catch (const std::invalid_argument& e) {  // unknown activation name
+    if (dynamic_cast<const InputError*>(&e) != nullptr) throw;
+    file.fail("branch '" + cfg.name + "': " + e.what());
+  } catch (const JsonError& e) {
+    file.fail("branch '" + cfg.name + "': " + e.what());
+  }
+}
+
+}  // namespace deepft
