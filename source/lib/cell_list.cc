@@ -117,7 +117,7 @@ Status CellList::build(const T* positions, int64_t natoms, const T* box, const b
 
     // Fractional coordinates; wrap periodic directions into [0, 1).
     std::vector<double> frac(3 * natoms);
-    wrap_.assign(3 * natoms, 0);
+    std::vector<int32_t> wrap(3 * natoms, 0);
     double fmin[3] = {0, 0, 0}, fmax[3] = {0, 0, 0};
     for (int64_t i = 0; i < natoms; ++i) {
       const double x[3] = {static_cast<double>(positions[3 * i]),
@@ -135,7 +135,7 @@ Status CellList::build(const T* positions, int64_t natoms, const T* box, const b
                                  "atom %lld is more than 2e9 boxes away from the origin",
                                  static_cast<long long>(i));
           f -= w;
-          wrap_[3 * i + k] = static_cast<int32_t>(w);
+          wrap[3 * i + k] = static_cast<int32_t>(w);
         }
         frac[3 * i + k] = f;
         if (i == 0 || f < fmin[k]) fmin[k] = f;
@@ -201,14 +201,16 @@ Status CellList::build(const T* positions, int64_t natoms, const T* box, const b
     std::vector<int64_t> fill(cell_start_.begin(), cell_start_.end() - 1);
     sorted_pos_.resize(3 * natoms);
     sorted_atom_.resize(natoms);
+    sorted_wrap_.resize(3 * natoms);
     slot_.resize(natoms);
     for (int64_t i = 0; i < natoms; ++i) {
       const int64_t p = fill[cell_of[i]]++;
       sorted_atom_[p] = i;
       slot_[i] = p;
+      for (int k = 0; k < 3; ++k) sorted_wrap_[3 * p + k] = wrap[3 * i + k];
       for (int a = 0; a < 3; ++a) {
         double x = static_cast<double>(positions[3 * i + a]);
-        for (int k = 0; k < 3; ++k) x -= wrap_[3 * i + k] * basis_[k][a];
+        for (int k = 0; k < 3; ++k) x -= wrap[3 * i + k] * basis_[k][a];
         sorted_pos_[3 * p + a] = x;
       }
     }

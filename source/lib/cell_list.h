@@ -16,6 +16,9 @@ namespace deepft::detail {
 /// cost of more (pruned) cells per atom.
 constexpr int kBinsPerCutoff = 2;
 
+/// Candidates filtered per batch in the innermost loop.
+constexpr int kChunk = 64;
+
 class CellList {
  public:
   /// Bins `natoms` positions ([natoms, 3], C order). `box` ([9], lattice vectors as rows) may be
@@ -24,13 +27,16 @@ class CellList {
   Status build(const T* positions, int64_t natoms, const T* box, const bool periodic[3],
                double cutoff) noexcept;
 
-  /// Calls emit(j, S, dx, dy, dz, r2) for every neighbor (j, S) of atom i with r2 < cutoff^2,
-  /// (dx, dy, dz) = x_j + S @ box - x_i computed from the wrapped positions. Excludes (i, S=0)
+  /// Calls emit(j, S, r2) for every neighbor (j, S) of atom i with r2 < cutoff^2, r2 the squared
+  /// distance |x_j + S @ box - x_i|^2 computed from the wrapped positions. Excludes (i, S=0)
   /// unless self_interaction. Thread safe (read only).
   template <typename Emit>
   void for_each_neighbor(int64_t i, bool self_interaction, Emit&& emit) const;
 
   int64_t natoms() const noexcept { return natoms_; }
+
+  /// Original index of the p-th atom in cell order (iterating p gives spatial locality).
+  int64_t sorted_atom(int64_t p) const noexcept { return sorted_atom_[p]; }
 
  private:
   void cell_range_of(int64_t i, int k, int d, int64_t* bin, int32_t* shift) const;
@@ -49,7 +55,7 @@ class CellList {
   std::vector<int64_t> cell_start_;  // [ncells + 1] offsets into the sorted arrays
   std::vector<double> sorted_pos_;   // [natoms, 3] wrapped positions, sorted by cell
   std::vector<int64_t> sorted_atom_;  // [natoms] original index of sorted entry p
-  std::vector<int32_t> wrap_;        // [natoms, 3] per ORIGINAL atom: x_wrapped = x - wrap @ box
+  std::vector<int32_t> sorted_wrap_;  // [natoms, 3] per sorted entry: x_wrapped = x - wrap @ box
   std::vector<int64_t> slot_;        // [natoms] sorted position p of original atom i
   std::vector<double> frac_in_bin_;  // [natoms, 3] per original atom: position inside its bin in
                                      //   bin units (in [0, 1) up to rounding)
@@ -114,7 +120,7 @@ void CellList::for_each_neighbor(int64_t i, bool self_interaction, Emit&& emit) 
   }
   const int64_t pi = slot_[i];
   const double xi = sorted_pos_[3 * pi], yi = sorted_pos_[3 * pi + 1], zi = sorted_pos_[3 * pi + 2];
-  const int32_t* wi = &wrap_[3 * i];
+  const int32_t* wi = &sorted_wrap_[3 * pi];
   const double* pos = sorted_pos_.data();
   const int64_t* start = cell_start_.data();
   const double rc2 = cutoff2_;
@@ -159,15 +165,27 @@ void CellList::for_each_neighbor(int64_t i, bool self_interaction, Emit&& emit) 
         const double tz = s0 * basis_[0][2] + s1 * basis_[1][2] + s2 * basis_[2][2];
         const double ox = xi - tx, oy = yi - ty, oz = zi - tz;
         const bool zero_shift = (s0 | s1 | s2) == 0;
-        for (int64_t p = p_begin; p < p_end; ++p) {
-          const double dx = pos[3 * p] - ox, dy = pos[3 * p + 1] - oy, dz = pos[3 * p + 2] - oz;
-          const double r2 = dx * dx + dy * dy + dz * dz;
-          if (r2 >= rc2) continue;
-          if (zero_shift && p == pi && !self_interaction) continue;
-          const int64_t j = sorted_atom_[p];
-          const int32_t* wj = &wrap_[3 * j];
-          const int32_t S[3] = {s0 - wj[0] + wi[0], s1 - wj[1] + wi[1], s2 - wj[2] + wi[2]};
-          emit(j, S, dx, dy, dz, r2);
+        // Branch-free filtering in chunks: distances are tested without a data-dependent
+        // branch, the accepted entries compacted, then emitted.
+        for (int64_t q0 = p_begin; q0 < p_end; q0 += kChunk) {
+          const int64_t q1 = q0 + kChunk < p_end ? q0 + kChunk : p_end;
+          int64_t accepted[kChunk];
+          double accepted_r2[kChunk];
+          int m = 0;
+          for (int64_t p = q0; p < q1; ++p) {
+            const double dx = pos[3 * p] - ox, dy = pos[3 * p + 1] - oy, dz = pos[3 * p + 2] - oz;
+            const double r2 = dx * dx + dy * dy + dz * dz;
+            accepted[m] = p;
+            accepted_r2[m] = r2;
+            m += r2 < rc2;
+          }
+          for (int a = 0; a < m; ++a) {
+            const int64_t p = accepted[a];
+            if (zero_shift && p == pi && !self_interaction) continue;
+            const int32_t* wj = &sorted_wrap_[3 * p];
+            const int32_t S[3] = {s0 - wj[0] + wi[0], s1 - wj[1] + wi[1], s2 - wj[2] + wi[2]};
+            emit(sorted_atom_[p], S, accepted_r2[a]);
+          }
         }
       }
     }
