@@ -200,22 +200,26 @@ class DescrptSeA(nn.Module):
 
     def _add_padding(self, tmat: torch.Tensor, ct: torch.Tensor,
                      npad: torch.Tensor) -> torch.Tensor:
-        """Add the padded slots' term ``n_pad(i,t) ŝ0 G(ŝ0)`` to row 0 of T (no-op if davg=0)."""
-        s0 = -self.davg[:, 0] / self.dstd[:, 0]  # ntypes: normalized s of an empty slot
-        if not bool(torch.any(s0 != 0)):
+        """Add the empty slots' term ``Σ_t n_pad(i,t) p ⊗ G_t(p[0])`` to T, where
+        ``p = -davg[t_i]/dstd[t_i]`` is the normalized row of an empty slot (no-op if davg=0;
+        with DeePMD-kit statistics only p[0] is nonzero)."""
+        prow = -self.davg / self.dstd  # ntypes(center) x 4
+        if not bool(torch.any(prow != 0)):
             return tmat
-        x0 = s0.reshape(self.ntypes, 1)
-        term = None
+        x0 = prow[:, :1]  # ntypes x 1
+        coef = None  # nfl x M: Σ_t n_pad(i,t) G_t(p0[t_i])
         for t in range(self.ntypes):
             if self.type_one_side:
                 g0 = self.embeddings[t](x0)  # ntypes(center) x M
             else:
                 g0 = torch.cat([self.embeddings[self.net_index(ti, t)](x0[ti:ti + 1])
                                 for ti in range(self.ntypes)], dim=0)
-            per_center = (s0[:, None] * g0).index_select(0, ct)  # nfl x M
-            piece = npad[:, t:t + 1].to(tmat.dtype) * per_center
-            term = piece if term is None else term + piece
-        return torch.cat([tmat[:, :1, :] + term[:, None, :], tmat[:, 1:, :]], dim=1)
+            piece = npad[:, t:t + 1].to(tmat.dtype) * g0.index_select(0, ct)
+            coef = piece if coef is None else coef + piece
+        if bool(torch.all(prow[:, 1:] == 0)):  # DeePMD-kit statistics: only row 0 changes
+            row0 = tmat[:, :1, :] + prow[:, :1].index_select(0, ct)[:, :, None] * coef[:, None]
+            return torch.cat([row0, tmat[:, 1:, :]], dim=1)
+        return tmat + prow.index_select(0, ct)[:, :, None] * coef[:, None, :]
 
     # ---- type map change -------------------------------------------------------------------
     def change_type_map(self, old_type_map: Sequence[str], new_type_map: Sequence[str], *,
