@@ -1,0 +1,162 @@
+"""pair_style deepft = deepft.infer.DeepPot on the same model (single points, one MPI rank).
+
+Energy, forces, global virial, per-atom energy (compute pe/atom) and per-atom virial
+(compute stress/atom and centroid/stress/atom, ghost contributions summed by LAMMPS) agree
+to STRICT in float64, on the cubic water box and on a triclinic deformation of it. Then the
+element mapping of pair_coeff (by name, NULL, reordered types), branch selection, and the
+user errors (unknown element, missing model file, wrong pair_coeff, newton off).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import WATER_DATA
+from lmp_models import write_random_model
+from lmp_run import single_point
+
+from deepft.infer import DeepPot
+
+STRICT = 1e-10  # float64, same C++ core on both sides; differences are summation order
+
+TRICLINIC = """
+change_box all triclinic
+change_box all xy final 1.7 xz final -0.9 yz final 1.2 remap units box
+"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lmp_models")
+    return {
+        "m1": write_random_model(d / "m1.dft", seed=11),
+        "multi": write_random_model(d / "multi.dft", seed=12, branches=("water", "other")),
+        "dir": d,
+    }
+
+
+def reference(path, sp, branch=None, types=None):
+    """DeepPot on the configuration LAMMPS evaluated (atoms by ID, types 0-based)."""
+    dp = DeepPot(path, branch=branch)
+    atype = sp.types - 1 if types is None else types
+    e, f, v, ae, av = dp.eval(sp.coord[None], sp.box[None], atype, atomic=True)
+    return e[0], f[0], v[0], ae[0], av[0]
+
+
+def assert_close(name, case, got, want, tol=STRICT):
+    err = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
+    assert err <= tol, f"{case}: {name} differs from DeepPot by {err:.3e} (> {tol:g})"
+
+
+@pytest.mark.parametrize("case", ["cubic", "triclinic"])
+def test_single_point_matches_deeppot(lmp_env, models, case):
+    extra = TRICLINIC if case == "triclinic" else ""
+    sp = single_point(lmp_env, WATER_DATA, str(models["m1"]), extra=extra)
+    e, f, v, ae, av = reference(models["m1"], sp)
+    assert len(sp.force) == 192
+    assert np.abs(sp.force).max() > 1e-3, f"{case}: forces are suspiciously zero"
+    assert abs(sp.energy - e) <= STRICT * max(1.0, abs(e)), \
+        f"{case}: energy {sp.energy!r} vs DeepPot {e!r}"
+    assert_close("forces", case, sp.force, f)
+    assert_close("virial", case, sp.virial, 0.5 * (v + v.reshape(3, 3).T.reshape(9)))
+    assert_close("atom energy", case, sp.atom_energy, ae)
+    assert_close("atom virial (centroid, 9)", case, sp.atom_virial9, av)
+    # stress/atom's 6 components: xx yy zz and DeePMD-kit's yx zx zy in LAMMPS' xy xz yz
+    assert_close("atom virial (6)", case, sp.atom_virial6, av[:, [0, 4, 8, 3, 6, 7]])
+    assert abs(sp.atom_energy.sum() - sp.energy) < 1e-8
+
+
+def test_null_type_excludes_atoms(lmp_env, models):
+    """pair_coeff * * O NULL: H atoms neither have nor are neighbors (= O-only system)."""
+    sp = single_point(lmp_env, WATER_DATA, str(models["m1"]), elements="O NULL")
+    oxygen = sp.types == 1
+    dp = DeepPot(models["m1"])
+    e, f, v = dp.eval(sp.coord[oxygen][None], sp.box[None], np.zeros(oxygen.sum(), dtype=int))
+    assert abs(sp.energy - e[0]) <= STRICT * abs(e[0])
+    assert_close("O forces", "O NULL", sp.force[oxygen], f[0])
+    assert_close("H forces", "O NULL", sp.force[~oxygen], 0.0)
+
+
+def test_types_are_mapped_by_name(lmp_env, models, tmp_path):
+    """The same water with LAMMPS types swapped (1 = H, 2 = O) and `pair_coeff * * H O`."""
+    lines = WATER_DATA.read_text().splitlines()
+    start = lines.index("Atoms  # atomic") + 2
+    for k in range(start, start + 192):
+        p = lines[k].split()
+        p[1] = "2" if p[1] == "1" else "1"
+        lines[k] = " ".join(p)
+    masses = lines.index("Masses") + 2
+    lines[masses], lines[masses + 1] = "1 1.00794  # H", "2 15.9994  # O"
+    swapped = tmp_path / "swapped.data"
+    swapped.write_text("\n".join(lines) + "\n")
+    ref = single_point(lmp_env, WATER_DATA, str(models["m1"]))
+    sp = single_point(lmp_env, swapped, str(models["m1"]), elements="H O")
+    assert abs(sp.energy - ref.energy) <= STRICT * abs(ref.energy)
+    assert_close("forces", "swapped types", sp.force, ref.force)
+
+
+@pytest.mark.parametrize("branch", ["water", "other"])
+def test_branch_keyword(lmp_env, models, branch):
+    sp = single_point(lmp_env, WATER_DATA, f"{models['multi']} branch {branch}")
+    e, f, _, _, _ = reference(models["multi"], sp, branch=branch)
+    assert abs(sp.energy - e) <= STRICT * abs(e), f"branch {branch}"
+    assert_close("forces", f"branch {branch}", sp.force, f)
+
+
+def test_default_branch_is_the_files(lmp_env, models):
+    sp = single_point(lmp_env, WATER_DATA, str(models["multi"]))
+    e, _, _, _, _ = reference(models["multi"], sp, branch="water")
+    assert abs(sp.energy - e) <= STRICT * abs(e)
+
+
+# ---- user errors -----------------------------------------------------------------------------
+
+def lammps_error(lmp_env, commands: str) -> str:
+    """The message of the LAMMPS error raised by `commands` after reading the water box."""
+    lmp = lmp_env.lammps()
+    try:
+        lmp.commands_string(f"units metal\natom_style atomic\nread_data {WATER_DATA}\n")
+        with pytest.raises(Exception) as info:
+            lmp.commands_string(commands)
+        return str(info.value)
+    finally:
+        lmp.close()
+
+
+def test_unknown_element_names_it_and_the_type_map(lmp_env, models):
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['m1']}\npair_coeff * * O C")
+    assert "element C" in msg and "[O H]" in msg and str(models["m1"]) in msg, msg
+
+
+def test_missing_model_file_is_named(lmp_env, models):
+    missing = models["dir"] / "no_such_model.dft"
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['m1']} {missing}")
+    assert str(missing) in msg and "cannot read model file" in msg, msg
+
+
+def test_corrupt_model_file_is_named(lmp_env, models):
+    bad = models["dir"] / "corrupt.dft"
+    bad.write_bytes(b"not a model")
+    msg = lammps_error(lmp_env, f"pair_style deepft {bad}")
+    assert str(bad) in msg and "cannot load model file" in msg, msg
+
+
+def test_unknown_branch_lists_branches(lmp_env, models):
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['multi']} branch nope")
+    assert "nope" in msg and "water" in msg and "other" in msg, msg
+
+
+def test_wrong_number_of_elements(lmp_env, models):
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['m1']}\npair_coeff * * O")
+    assert "1 element names given for 2 LAMMPS atom types" in msg, msg
+
+
+def test_unknown_keyword(lmp_env, models):
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['m1']} out_freq 10 bogus")
+    assert "unknown argument 'bogus'" in msg, msg
+
+
+def test_newton_off_is_refused(lmp_env, models):
+    msg = lammps_error(lmp_env, f"newton off on\npair_style deepft {models['m1']}\n"
+                                "pair_coeff * * O H\nrun 0")
+    assert "newton on" in msg, msg
