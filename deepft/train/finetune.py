@@ -319,6 +319,7 @@ def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Modu
                                 seed=sections[branch]["fitting_net"].get("seed"))
             copies[key] = fit
         new[branch].fitting = copies[key]
+        fm.expose_extra_fittings(new[branch])
     return model
 
 

@@ -32,7 +32,10 @@ optimizer state of a restart, ``freeze`` and ``show`` all work on fine-tuned che
 **Frozen-model layout of new_head.** The extra head is the submodule ``new_head`` of the
 fitting: tensors ``<fitting prefix>new_head.nets.T.layers.L.*`` and
 ``<fitting prefix>new_head.bias_atom_e``; :func:`fitting_prefixes` lists
-``["<prefix>fitting.", "<prefix>fitting.new_head."]`` for the model.dft header.
+``["<prefix>fitting.", "<prefix>fitting.new_head."]`` for the model.dft header, and the branch's
+EnergyModel carries the plain attribute ``extra_fittings = [head]`` that deepft.io.freeze reads.
+The base prefix ``fitting.`` reads only ``nets.*`` and ``bias_atom_e``, so the C++ core summing
+both prefixes computes exactly the torch model's energy.
 """
 
 from __future__ import annotations
@@ -116,12 +119,20 @@ def add_new_heads(model: nn.Module, branches: Iterable[str], scale_factor: float
     models = branch_models(model)
     for name in branches:
         fitting = models[name].fitting
-        if isinstance(fitting, FittingWithNewHead):
-            continue
-        if id(fitting) not in done:
-            head = new_head_for(fitting, scale_factor, derive_seed(seed, "new_head", name))
-            done[id(fitting)] = FittingWithNewHead(fitting, head)
-        models[name].fitting = done[id(fitting)]
+        if not isinstance(fitting, FittingWithNewHead):
+            if id(fitting) not in done:
+                head = new_head_for(fitting, scale_factor, derive_seed(seed, "new_head", name))
+                done[id(fitting)] = FittingWithNewHead(fitting, head)
+            models[name].fitting = done[id(fitting)]
+        expose_extra_fittings(models[name])
+
+
+def expose_extra_fittings(energy_model: nn.Module) -> None:
+    """``energy_model.extra_fittings``: a plain list (not a submodule, so the state dict is
+    unchanged) of the heads summed on top of ``fitting`` — what deepft.io.freeze reads to list
+    several ``fitting_prefixes`` for a branch."""
+    head = getattr(energy_model.fitting, "new_head", None)
+    object.__setattr__(energy_model, "extra_fittings", [head] if head is not None else [])
 
 
 def add_lora(model: nn.Module, lora: dict) -> list[str]:
@@ -137,24 +148,27 @@ def add_lora(model: nn.Module, lora: dict) -> list[str]:
     return paths
 
 
-def restore_structure(model: nn.Module, record: dict | None) -> nn.Module:
-    """Re-create the adapters/heads of a fine-tuned model and its trainability (in place)."""
+def restore_structure(model: nn.Module, record: dict | None, *, lora: bool = True
+                      ) -> nn.Module:
+    """Re-create the adapters/heads of a fine-tuned model and its trainability (in place).
+    ``lora=False`` leaves the adapters out (for a state dict whose adapters were merged)."""
     if not record:
         return model
     if record.get("new_head"):
         add_new_heads(model, record["new_head"], 0.0, None)
-    if record.get("lora"):
+    if lora and record.get("lora"):
         add_lora(model, record["lora"])
     set_trainability(model, record["method"], record.get("fresh", []))
     return model
 
 
-def build_trained_model(cfg: dict) -> nn.Module:
+def build_trained_model(cfg: dict, *, lora: bool = True) -> nn.Module:
     """``build_from_config`` plus the fine-tuning structure recorded in ``model/_finetune``:
-    the module tree a checkpoint's ``model`` state dict was saved from."""
+    the module tree a checkpoint's ``model`` state dict was saved from (``lora=False``: without
+    the adapters, for a state dict whose adapters were folded into the weights)."""
     model = build_from_config(cfg)
     section = cfg["model"] if isinstance(cfg.get("model"), dict) else cfg
-    return restore_structure(model, section.get(RECORD_KEY))
+    return restore_structure(model, section.get(RECORD_KEY), lora=lora)
 
 
 # ---- trainability ----------------------------------------------------------------------------
