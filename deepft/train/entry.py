@@ -20,8 +20,8 @@ def train_command(args) -> int:
     import torch
 
     from deepft.config import load_input, normalize, write_normalized
-    from deepft.model import build_from_config
     from deepft.train.checkpoint import load_checkpoint, newest_complete_checkpoint
+    from deepft.train.finetune_methods import build_trained_model
     from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
     from deepft.train.statistics import compute_statistics
     from deepft.train.trainer import Trainer
@@ -55,14 +55,18 @@ def train_command(args) -> int:
         if args.model_branch or args.use_pretrain_script:
             raise InputError("--model-branch and --use-pretrain-script need --finetune",
                              hint="add --finetune PRETRAINED.pt")
+        method = (cfg["training"].get("finetune") or {}).get("method", "full")
+        if method != "full" and restart_state is None:
+            log.warning("training/finetune/method is %s but no --finetune was given: it has "
+                        "no effect", method)
         if args.init_model:
             init_state = load_checkpoint(args.init_model)
             cfg["model"] = init_state["config"]["model"]
-            model = build_from_config(cfg)
+            model = build_trained_model(cfg)
             model.load_state_dict(init_state["model"])
             log.info("initialized weights and statistics from %s", args.init_model)
         else:
-            model = build_from_config(cfg)
+            model = build_trained_model(cfg)
             if restart_state is None:
                 compute_statistics(model, cfg, tasks)
     probs = model_probabilities(cfg, tasks)
