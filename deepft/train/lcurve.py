@@ -1,7 +1,7 @@
 """``lcurve.out`` in DeePMD-kit's layout.
 
 Header ``#  step  rmse_val  rmse_trn  rmse_e_val  rmse_e_trn  rmse_f_val  rmse_f_trn ... lr``;
-multitask runs suffix every metric with ``_BRANCH``. Lines are flushed as written so a killed
+multitask runs name the columns as DeePMD-kit does, ``rmse_e_val_BRANCH rmse_e_trn_BRANCH``. Lines are flushed as written so a killed
 run keeps its curve; on restart the file is appended to.
 """
 
@@ -15,15 +15,17 @@ METRIC_ORDER = ("rmse", "rmse_e", "rmse_f", "rmse_v", "rmse_ae")
 class LcurveWriter:
     """Writes one line per display step: validation and training metrics side by side."""
 
-    def __init__(self, path: str | Path, columns: list[str], append: bool = False):
-        """``columns``: metric names (with branch suffix) in display order."""
+    def __init__(self, path: str | Path, columns: list[str], append: bool = False,
+                 branches: list[str] | None = None):
+        """``columns``: metric names (with branch suffix) in display order; ``branches``: the
+        branch names of a multitask run (their suffix moves after ``_val``/``_trn``)."""
         self.columns = columns
         exists = Path(path).exists()
         self.fh = open(path, "a" if append else "w", buffering=1)
         if not (append and exists):
             head = "# %5s" % "step"
             for col in columns:
-                head += "   %11s %11s" % (f"{col}_val", f"{col}_trn")
+                head += "   %11s %11s" % header_names(col, branches)
             head += "   %8s\n" % "lr"
             self.fh.write(head)
 
@@ -48,3 +50,13 @@ def metric_columns(branch_metrics: dict[str, list[str]], multitask: bool) -> lis
         ordered = [m for m in METRIC_ORDER if m in names]
         cols += [f"{m}_{branch}" if multitask else m for m in ordered]
     return cols
+
+
+def header_names(col: str, branches: list[str] | None) -> tuple[str, str]:
+    """(validation, training) header of a column: ``rmse_e_val``/``rmse_e_trn``, or for the
+    column ``rmse_e_water`` of branch water ``rmse_e_val_water``/``rmse_e_trn_water``."""
+    for b in sorted(branches or [], key=len, reverse=True):
+        if col.endswith(f"_{b}"):
+            metric = col[: -len(b) - 1]
+            return f"{metric}_val_{b}", f"{metric}_trn_{b}"
+    return f"{col}_val", f"{col}_trn"

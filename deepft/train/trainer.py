@@ -163,7 +163,8 @@ class Trainer:
         max_keep = int(tr.get("max_ckpt_keep", 5))
         metric_names = {b: self.metric_names(b) for b in self.branches}
         columns = metric_columns(metric_names, self.multitask)
-        lcurve = LcurveWriter(tr.get("disp_file", "lcurve.out"), columns, append=self.step > 0)
+        lcurve = LcurveWriter(tr.get("disp_file", "lcurve.out"), columns, append=self.step > 0,
+                              branches=self.branches if self.multitask else None)
         start_step = self.step
         t_last, steps_since = time.perf_counter(), 0
         log.info("training %d steps from step %d (%s)", self.numb_steps, self.step,
@@ -211,6 +212,10 @@ class Trainer:
             valid.update({f"{k}{suffix}": x for k, x in v.items()})
         suffix = f"_{branch}" if self.multitask else ""
         train.update({f"{k}{suffix}": x for k, x in train_metrics.items()})
+        for b in branches:
+            if b != branch:  # as DeePMD-kit: the other branches on their next training batch
+                _, m = self.evaluate(b, self.tasks[b].train.next_batch(), lr, training=False)
+                train.update({f"{k}_{b}": x for k, x in m.items()})
         lcurve.write(self.step, valid, train, lr)
 
 
