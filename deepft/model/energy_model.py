@@ -81,7 +81,10 @@ class EnergyModel(nn.Module):
             at = torch.as_tensor(atype, device=coord.device).to(torch.int64)
             atom_energy = self.fitting(desc, at.reshape(-1, nloc).expand(nf, nloc))
             energy = atom_energy.sum(dim=-1)
-            (grad_rij,) = torch.autograd.grad(energy.sum(), geo.rij, create_graph=create_graph)
+            (grad_rij,) = torch.autograd.grad(energy.sum(), geo.rij, create_graph=create_graph,
+                                              allow_unused=True)
+        if grad_rij is None:  # no atom has a neighbor: the energy does not depend on positions
+            grad_rij = torch.zeros_like(geo.rij)
         out = {"energy": energy, "atom_energy": atom_energy}
         out.update(pair_reductions(grad_rij, geo, nloc, do_atomic_virial))
         if not create_graph:

@@ -1,0 +1,44 @@
+"""A batch of frames gives the same numbers as the frames one by one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from physics_helpers import TOL, load_frames, physics_model
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("type_one_side", [True, False])
+def test_batched_equals_single_water(water_frames, type_one_side):
+    coord, box, atype = water_frames
+    model = physics_model(type_one_side)
+    tol = TOL[F64]["same"]
+    batch = model(coord, box, atype, do_atomic_virial=True)
+    for f in range(coord.shape[0]):
+        single = model(coord[f:f + 1], box[f:f + 1], atype, do_atomic_virial=True)
+        for key, value in single.items():
+            torch.testing.assert_close(batch[key][f:f + 1], value, rtol=tol, atol=tol,
+                                       msg=f"frame {f} {key} type_one_side={type_one_side}")
+
+
+def test_batched_equals_single_organic(organic_dir):
+    coord, box, atype = load_frames(organic_dir / "C1H4O2", [0, 100, 900])
+    model = physics_model()
+    batch = model(coord, box, atype)
+    for f in range(3):
+        single = model(coord[f:f + 1], box, atype)
+        for key, value in single.items():
+            torch.testing.assert_close(batch[key][f:f + 1], value, rtol=TOL[F64]["same"],
+                                       atol=TOL[F64]["same"], msg=f"organic frame {f} {key}")
+
+
+def test_training_mode_batch_equals_single(water_frames):
+    """Also with create_graph (training): values identical, graph kept."""
+    coord, box, atype = water_frames
+    model = physics_model().train()
+    batch = model(coord[:2], box[:2], atype)
+    assert batch["force"].requires_grad
+    single = model(coord[1:2], box[1:2], atype)
+    torch.testing.assert_close(batch["force"][1:2], single["force"], rtol=0,
+                               atol=TOL[F64]["same"])
