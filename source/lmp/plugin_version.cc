@@ -10,17 +10,21 @@
 #define DEEPFT_LMP_BUILT_WHEEL "unknown origin"
 #endif
 
-namespace {
 // The marker makes the compiled-in version easy to find in the binary (tests patch a copy of
-// the plugin to pose as one built for another LAMMPS).
-const char kBuiltFor[] = "DEEPFT_LMP_BUILT_FOR=" DEEPFT_LMP_BUILT_FOR;
+// the plugin to pose as one built for another LAMMPS). Deliberately a non-const global with
+// external linkage: the compiler must read it at run time instead of folding copies of the
+// literal into the code.
+extern char deepft_lmp_built_for_marker[];
+char deepft_lmp_built_for_marker[] = "DEEPFT_LMP_BUILT_FOR=" DEEPFT_LMP_BUILT_FOR;
+
+namespace {
 const char kOrigin[] = DEEPFT_LMP_BUILT_WHEEL;
 const size_t kMarkerLen = sizeof("DEEPFT_LMP_BUILT_FOR=") - 1;
 }  // namespace
 
 namespace deepft_lmp {
 
-const char* built_for_version() { return kBuiltFor + kMarkerLen; }
+const char* built_for_version() { return deepft_lmp_built_for_marker + kMarkerLen; }
 
 const char* built_for_origin() { return kOrigin; }
 
