@@ -1,0 +1,162 @@
+"""Small real inputs and in-process runs for the fine-tuning tests (tiny nets, few frames)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from copy import deepcopy
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+DESCRIPTOR = {"type": "se_e2_a", "sel": "auto", "rcut": 4.0, "rcut_smth": 0.5,
+              "neuron": [4, 8], "axis_neuron": 4, "resnet_dt": False, "type_one_side": True,
+              "seed": 1}
+LOSS = {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 100,
+        "limit_pref_f": 1}
+LR = {"type": "exp", "decay_steps": 5, "start_lr": 1e-3, "stop_lr": 1e-4}
+
+
+def fitting(seed: int = 1) -> dict:
+    return {"neuron": [8, 8], "resnet_dt": True, "seed": seed}
+
+
+def data(systems, valid=None, batch_size="auto") -> dict:
+    out = {"training_data": {"systems": [str(s) for s in systems], "batch_size": batch_size}}
+    if valid:
+        out["validation_data"] = {"systems": [str(s) for s in valid], "batch_size": batch_size,
+                                  "numb_btch": 1}
+    return out
+
+
+def training(workdir: Path, numb_steps: int, **extra) -> dict:
+    return {"numb_steps": numb_steps, "seed": 7, "disp_freq": max(numb_steps, 1),
+            "save_freq": max(numb_steps, 1), "save_ckpt": str(workdir / "model.ckpt"),
+            "disp_file": str(workdir / "lcurve.out"), **extra}
+
+
+def organic_systems(organic_dir: Path) -> list[Path]:
+    return sorted(p for p in organic_dir.iterdir() if (p / "type.raw").exists())
+
+
+def single_input(workdir: Path, type_map, systems, *, numb_steps=0, valid=None,
+                 descriptor=None, fit_seed=1, batch_size="auto", **train_extra) -> dict:
+    return {
+        "model": {"type_map": list(type_map), "descriptor": deepcopy(descriptor or DESCRIPTOR),
+                  "fitting_net": fitting(fit_seed), "data_stat_nbatch": 2},
+        "learning_rate": dict(LR), "loss": dict(LOSS),
+        "training": {**data(systems, valid, batch_size),
+                     **training(workdir, numb_steps, **train_extra)},
+    }
+
+
+def multitask_input(workdir: Path, water_dir: Path, organic_dir: Path, *, numb_steps=0,
+                    branches=("water", "organic"), model_prob=None, **train_extra) -> dict:
+    """water (data_0) + organic branches over one shared descriptor, type map [O, H, C]."""
+    sources = {"water": [water_dir / "data_0"], "organic": organic_systems(organic_dir)}
+    model_dict, loss_dict, data_dict = {}, {}, {}
+    for i, name in enumerate(branches):
+        kind = "water" if "water" in name else "organic"
+        model_dict[name] = {"type_map": "tmap", "descriptor": "desc",
+                            "fitting_net": fitting(i + 1)}
+        loss_dict[name] = dict(LOSS)
+        data_dict[name] = data(sources[kind], batch_size=1 if kind == "water" else "auto")
+    train = training(workdir, numb_steps, **train_extra)
+    train["data_dict"] = data_dict
+    if model_prob:
+        train["model_prob"] = model_prob
+    return {
+        "model": {"shared_dict": {"tmap": ["O", "H", "C"], "desc": deepcopy(DESCRIPTOR)},
+                  "model_dict": model_dict, "data_stat_nbatch": 1},
+        "learning_rate": dict(LR), "loss_dict": loss_dict, "training": train,
+    }
+
+
+def prepare(raw: dict, source: str = "input.json"):
+    """(cfg, tasks) as ``deepft train`` has them before building the model."""
+    from deepft.config import normalize
+    from deepft.train.setup import build_tasks, resolve_all_sel
+
+    cfg = normalize(deepcopy(raw), source=source)
+    tasks = build_tasks(cfg)
+    resolve_all_sel(cfg, tasks, skip_stat=False)
+    return cfg, tasks
+
+
+def pretrain(raw: dict) -> Path:
+    """Train ``raw`` from scratch in-process; returns the final checkpoint path."""
+    from deepft.model import build_from_config
+    from deepft.train.setup import model_probabilities
+    from deepft.train.statistics import compute_statistics
+    from deepft.train.trainer import Trainer
+
+    cfg, tasks = prepare(raw)
+    model = build_from_config(cfg)
+    compute_statistics(model, cfg, tasks)
+    trainer = Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
+    trainer.run()
+    return Path(f"{cfg['training']['save_ckpt']}-{cfg['training']['numb_steps']}.pt")
+
+
+def finetune_args(ckpt, model_branch=None, use_pretrain_script=False):
+    return SimpleNamespace(finetune=str(ckpt), model_branch=model_branch,
+                           use_pretrain_script=use_pretrain_script, INPUT="input.json",
+                           skip_neighbor_stat=False)
+
+
+def finetune(raw: dict, ckpt, **kwargs):
+    """(model, report, cfg, tasks) of ``deepft train --finetune ckpt`` before step 0."""
+    from deepft.train.finetune import prepare_finetune
+
+    cfg, tasks = prepare(raw)
+    model, report = prepare_finetune(cfg, tasks, finetune_args(ckpt, **kwargs))
+    return model, report, cfg, tasks
+
+
+def trainer_for(model, cfg, tasks):
+    from deepft.train.setup import model_probabilities
+    from deepft.train.trainer import Trainer
+
+    return Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
+
+
+def load_model(ckpt):
+    """A checkpoint's model, rebuilt with its fine-tuning structure, weights loaded."""
+    from deepft.train.checkpoint import load_checkpoint
+    from deepft.train.finetune_methods import build_trained_model
+
+    state = load_checkpoint(ckpt)
+    model = build_trained_model(state["config"])
+    model.load_state_dict(state["model"])
+    return model
+
+
+def state_of(module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def shifted_copy(src: Path, dst: Path, shift: dict[str, float]) -> Path:
+    """Copy the system ``src`` to ``dst`` with every energy label shifted by
+    ``sum_atoms shift[element]`` (eV)."""
+    shutil.copytree(src, dst)
+    names = (src / "type_map.raw").read_text().split()
+    types = np.loadtxt(src / "type.raw", dtype=int, ndmin=1)
+    delta = sum(shift[names[t]] for t in types)
+    for energy in dst.glob("set.*/energy.npy"):
+        np.save(energy, np.load(energy) + delta)
+    return dst
+
+
+def frames_of(batch_list) -> tuple[np.ndarray, np.ndarray]:
+    """(counts nframes x ntypes, energies) of statistics batches."""
+    from deepft.data import count_matrix
+
+    counts = count_matrix(batch_list).astype(float)
+    energy = np.concatenate([np.asarray(b["energy"]).reshape(-1) for b in batch_list])
+    return counts, energy
+
+
+def write_json(path: Path, obj) -> Path:
+    path.write_text(json.dumps(obj, indent=1))
+    return path
