@@ -6,6 +6,10 @@ learning rate of that step, and updates with Adam. Every ``disp_freq`` steps the
 metrics of that batch and the mean validation metrics go to ``lcurve.out``; every
 ``save_freq`` steps (and at the end) a checkpoint holds everything needed to continue
 bit-for-bit: weights, optimizer moments, step, the branch RNG and every sampler's state.
+
+Under ``torchrun`` (deepft.train.distributed) every rank runs this loop on its slice of the same
+global batch through DDP; only rank 0 validates and writes lcurve.out, checkpoints and TensorBoard
+events. On a restart from an older checkpoint, lcurve.out is cut back to the restart step.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import torch
 
 from deepft.errors import TrainingError
 from deepft.train.batch import to_tensors
-from deepft.train.checkpoint import save_checkpoint
+from deepft.train.checkpoint import atomic_write, save_checkpoint
+from deepft.train.distributed import DistInfo, wrap_ddp
 from deepft.train.lcurve import LcurveWriter, metric_columns
 from deepft.train.loss import EnergyLoss
 from deepft.train.lr import build_lr
@@ -32,12 +37,17 @@ class Trainer:
     """Owns model, optimizer, schedule, data and outputs of one run."""
 
     def __init__(self, cfg: dict, model: torch.nn.Module, tasks: dict[str, TaskData],
-                 model_prob: dict[str, float], device: torch.device | None = None):
-        """``model``: EnergyModel (single task) or MultiTaskModel; ``tasks``: branch -> data."""
+                 model_prob: dict[str, float], device: torch.device | None = None,
+                 dist: DistInfo | None = None):
+        """``model``: EnergyModel (single task) or MultiTaskModel; ``tasks``: branch -> data;
+        ``dist``: this process's rank and device (None: one process on ``device`` or the CPU)."""
         self.cfg = cfg
         self.tr = cfg["training"]
-        self.device = device or torch.device("cpu")
+        self.dist = dist or DistInfo(device=device or torch.device("cpu"))
+        self.device = device or self.dist.device
         self.model = model.to(self.device)
+        self.dist.broadcast_module(self.model)  # rank 0's statistics and biases everywhere
+        self.ddp = wrap_ddp(self.model, self.dist)
         self.tasks = tasks
         self.multitask = hasattr(model, "branches")
         self.branches = list(tasks)
@@ -55,11 +65,19 @@ class Trainer:
         self.timings: list[float] = []
         self.nan_policy = self.tr.get("nan_policy", "stop")
         self.skipped = 0
-        self.tensorboard = TensorboardLog(self.tr) if self.tr.get("tensorboard") else None
+        self.tensorboard = (TensorboardLog(self.tr)
+                            if self.tr.get("tensorboard") and self.dist.is_main else None)
+        self.local_frames = 0  # frames of this rank's slice in the last training batch
 
     # ---- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """Checkpoint content; with several ranks a collective (call it on every rank)."""
+        per_rank = self.dist.gather_object(
+            {"train": {b: t.train.state_dict() for b, t in self.tasks.items()},
+             "torch": torch.get_rng_state()})
         return {
+            "world_size": self.dist.world_size,
+            "ranks": per_rank,
             "config": self.cfg,
             "branches": self.branches,
             "model": self.model.state_dict(),
@@ -84,6 +102,20 @@ class Trainer:
             t.train.load_state_dict(s["train"])
             if t.valid is not None and s.get("valid") is not None:
                 t.valid.load_state_dict(s["valid"])
+        self.load_rank_state(state)
+
+    def load_rank_state(self, state: dict) -> None:
+        """This rank's own sampler/RNG entry of a checkpoint written by as many ranks."""
+        ranks = state.get("ranks")
+        if not ranks or len(ranks) != self.dist.world_size:
+            if ranks and len(ranks) > 1:
+                log.warning("checkpoint written by %d ranks, now %d: continuing rank 0's frame "
+                            "sequence", len(ranks), self.dist.world_size)
+            return
+        mine = ranks[self.dist.rank]
+        for b, t in self.tasks.items():
+            t.train.load_state_dict(mine["train"][b])
+        torch.set_rng_state(mine["torch"])
 
     # ---- one step ----------------------------------------------------------------------
     def branch_model(self, branch: str) -> torch.nn.Module:
@@ -92,20 +124,33 @@ class Trainer:
     def evaluate(self, branch: str, batch: dict, lr: float, training: bool):
         data = to_tensors(batch, self.dtype, self.device)
         model = self.branch_model(branch)
-        pred = model(data["coord"], data["box"], data["atype"])
+        nlist = None
+        if self.device.type != "cpu":  # neighbor search on the host batch: no device->host copy
+            host = to_tensors({k: batch.get(k) for k in ("coord", "box", "atype")}, self.dtype,
+                              torch.device("cpu"))
+            nlist = model.build_nlist(host["coord"], host["box"], host["atype"])
+        if training and self.ddp is not None:
+            pred = self.ddp(branch, data["coord"], data["box"], data["atype"], nlist)
+        else:
+            pred = model(data["coord"], data["box"], data["atype"], nlist=nlist)
         return self.losses[branch](pred, data, lr, self.step)
 
     def train_step(self) -> tuple[str, dict, float]:
         branch = (self.branches[self.branch_rng.choice(len(self.branches), p=self.branch_prob)]
                   if self.multitask else self.branches[0])
-        batch = self.tasks[branch].train.next_batch()
+        batch, weight = self.dist.local_slice(self.tasks[branch].train.next_batch())
+        self.local_frames = int(batch["coord"].shape[0]) if weight > 0 else 0
         lr = self.lr.value(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.model.train()
+        (self.ddp or self.model).train()
         loss, metrics = self.evaluate(branch, batch, lr, training=True)
+        if weight != 1.0:  # DDP averages gradients: make the result the global-batch mean
+            loss = loss * weight
         self.optimizer.zero_grad(set_to_none=True)
         bad = None if torch.isfinite(loss) else f"loss is {loss.item()}"
+        if self.dist.any(bad is not None) and bad is None:
+            bad = "the loss is not finite on another rank"
         if bad is None:
             loss.backward()
             if not all(torch.isfinite(p.grad).all() for p in self.optimizer_params()):
@@ -129,6 +174,8 @@ class Trainer:
         """``nan_policy``: stop with a message naming step/branch/system, or skip the batch."""
         where = (f"at step {self.step + 1}, branch {branch}, system {batch.get('system_path')} "
                  f"frames {np.asarray(batch.get('frame_index')).tolist()}")
+        if self.dist.enabled:
+            where += f" (rank {self.dist.rank})"
         if self.nan_policy == "skip":
             self.skipped += 1
             self.optimizer.zero_grad(set_to_none=True)
@@ -163,8 +210,13 @@ class Trainer:
         max_keep = int(tr.get("max_ckpt_keep", 5))
         metric_names = {b: self.metric_names(b) for b in self.branches}
         columns = metric_columns(metric_names, self.multitask)
-        lcurve = LcurveWriter(tr.get("disp_file", "lcurve.out"), columns, append=self.step > 0,
-                              branches=self.branches if self.multitask else None)
+        lcurve = None
+        if self.dist.is_main:
+            disp_file = tr.get("disp_file", "lcurve.out")
+            if self.step > 0:
+                trim_lcurve(disp_file, self.step)
+            lcurve = LcurveWriter(disp_file, columns, append=self.step > 0,
+                                  branches=self.branches if self.multitask else None)
         start_step = self.step
         t_last, steps_since = time.perf_counter(), 0
         log.info("training %d steps from step %d (%s)", self.numb_steps, self.step,
@@ -183,10 +235,13 @@ class Trainer:
                              rate, format_seconds(eta))
                     t_last, steps_since = time.perf_counter(), 0
                 if self.step % save_freq == 0 or self.step == self.numb_steps:
-                    path = save_checkpoint(self.state_dict(), prefix, self.step, max_keep)
-                    log.info("saved checkpoint %s", path)
+                    state = self.state_dict()
+                    if self.dist.is_main:
+                        path = save_checkpoint(state, prefix, self.step, max_keep)
+                        log.info("saved checkpoint %s", path)
         finally:
-            lcurve.close()
+            if lcurve is not None:
+                lcurve.close()
             if self.tensorboard:
                 self.tensorboard.close()
         done = self.step - start_step
@@ -204,8 +259,15 @@ class Trainer:
         return names
 
     def display(self, lcurve, branch, train_metrics, lr, columns) -> None:
-        valid, train = {}, {}
+        """One lcurve line (rank 0); the training metrics are reduced over the ranks first."""
+        train_metrics = self.dist.reduce_rmse(train_metrics, self.local_frames)
         branches = self.branches if self.multitask else [branch]
+        if not self.dist.is_main:  # keep the other branches' samplers in step with rank 0
+            for b in branches:
+                if b != branch:
+                    self.tasks[b].train.next_batch()
+            return
+        valid, train = {}, {}
         for b in branches:
             v = self.validate(b, lr)
             suffix = f"_{b}" if self.multitask else ""
@@ -239,6 +301,32 @@ class TensorboardLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def trim_lcurve(path: str, step: int) -> None:
+    """Drop lines after ``step`` (and a torn last line) from ``path`` before appending to it.
+
+    A run restarted from an older checkpoint then continues the curve instead of repeating
+    steps. Rewritten atomically; a missing file is left missing.
+    """
+    try:
+        lines = open(path).read().splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    kept = []
+    for line in lines:
+        words = line.split()
+        if line.startswith("#") or not words:
+            kept.append(line)
+            continue
+        try:
+            complete = line.endswith("\n") and int(words[0]) <= step
+        except ValueError:
+            complete = False
+        if complete:
+            kept.append(line)
+    if kept != lines:
+        atomic_write(path, lambda fh: fh.write("".join(kept).encode()))
 
 
 def format_seconds(seconds: float) -> str:
