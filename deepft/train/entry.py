@@ -5,6 +5,10 @@ Start modes (mutually exclusive): fresh (statistics from the data), ``--restart 
 (weights and statistics from CKPT, step 0, fresh optimizer), ``--finetune CKPT`` (see
 deepft.train.finetune). Relative data paths are taken from the current directory, as in
 DeePMD-kit.
+
+Under ``torchrun`` (see deepft.train.distributed) rank 0 alone finds and reads the restart
+checkpoint, resolves ``sel`` and computes the statistics, and broadcasts them; only rank 0 writes
+out.json.
 """
 
 from __future__ import annotations
@@ -17,10 +21,33 @@ log = logging.getLogger("deepft.train")
 
 
 def train_command(args) -> int:
+    from deepft.train.distributed import init_distributed, shutdown
+
+    info = init_distributed()
+    try:
+        return run_training(args, info)
+    finally:
+        shutdown(info)
+
+
+def find_restart(restart: str | None, cfg: dict) -> dict | None:
+    """The checkpoint state to continue from (``auto``: the newest complete one), or None."""
+    from deepft.train.checkpoint import load_checkpoint, newest_complete_checkpoint
+
+    if restart == "auto":
+        prefix = cfg["training"].get("save_ckpt", "model.ckpt")
+        found = newest_complete_checkpoint(prefix)
+        log.info("restart auto: %s", found or "no checkpoint yet, starting fresh")
+        return load_checkpoint(found) if found else None
+    return load_checkpoint(restart) if restart else None
+
+
+def run_training(args, info) -> int:
     import torch
 
     from deepft.config import load_input, normalize, write_normalized
-    from deepft.train.checkpoint import load_checkpoint, newest_complete_checkpoint
+    from deepft.train.checkpoint import load_checkpoint
+    from deepft.train.distributed import distribute_batches, global_batch_config, run_on_main
     from deepft.train.finetune_methods import build_trained_model
     from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
     from deepft.train.statistics import compute_statistics
@@ -29,22 +56,20 @@ def train_command(args) -> int:
     raw = load_input(args.INPUT)
     cfg = normalize(raw, source=args.INPUT)
     restart = args.restart or cfg["training"].get("restart")
-    restart_state = None
-    if restart == "auto":
-        prefix = cfg["training"].get("save_ckpt", "model.ckpt")
-        found = newest_complete_checkpoint(prefix)
-        log.info("restart auto: %s", found or "no checkpoint yet, starting fresh")
-        restart_state = load_checkpoint(found) if found else None
-    elif restart:
-        restart_state = load_checkpoint(restart)
+    restart_state = run_on_main(info, lambda: find_restart(restart, cfg))
     if restart_state is not None:
         # continue the same model: its (resolved) model section wins over the input's
         cfg["model"] = restart_state["config"]["model"]
 
     torch.manual_seed(int(cfg["training"].get("seed") or 0))
     tasks = build_tasks(cfg)
+    distribute_batches(cfg, tasks, info)
     if restart_state is None and not args.init_model:
-        resolve_all_sel(cfg, tasks, skip_stat=args.skip_neighbor_stat)
+        def resolve():
+            resolve_all_sel(cfg, tasks, skip_stat=args.skip_neighbor_stat)
+            return cfg["model"]
+
+        cfg["model"] = run_on_main(info, resolve)
 
     finetune_report = None
     if args.finetune:
@@ -67,15 +92,17 @@ def train_command(args) -> int:
             log.info("initialized weights and statistics from %s", args.init_model)
         else:
             model = build_trained_model(cfg)
-            if restart_state is None:
-                compute_statistics(model, cfg, tasks)
+            if restart_state is None:  # on rank 0; the Trainer broadcasts the model
+                stat_cfg = global_batch_config(cfg, tasks, info)
+                run_on_main(info, lambda: compute_statistics(model, stat_cfg, tasks))
     probs = model_probabilities(cfg, tasks)
-    trainer = Trainer(cfg, model, tasks, probs)
+    trainer = Trainer(cfg, model, tasks, probs, dist=info)
     if finetune_report is not None:
         finetune_report.apply_to(trainer)
     if restart_state is not None:
         trainer.load_state_dict(restart_state)
         log.info("restarted from step %d", trainer.step)
-    write_normalized(cfg, args.output)
+    if info.is_main:
+        write_normalized(cfg, args.output)
     trainer.run()
     return 0
