@@ -3,6 +3,8 @@
 - :func:`build_nlist`: formatted neighbor table ``nframes x nloc x sum(sel)`` (cell list, PBC).
 - :func:`neighbor_list`: ASE-compatible full pair list ``(i, j, S)``.
 - :func:`env_mat_se_a`: se_e2_a environment matrix as a twice-differentiable autograd function.
+- :func:`pair_displacements`: ``r_ij`` from coordinates with a fast, twice-differentiable
+  backward (forces and virial through the compiled force reduction).
 - :func:`prod_force`, :func:`prod_virial`: pair gradients -> forces and virials (inference).
 
 ``deepft.ops.reference`` holds the pure-torch oracle the kernels are tested against.
@@ -17,6 +19,7 @@ __all__ = [
     "build_nlist",
     "env_mat_se_a",
     "neighbor_list",
+    "pair_displacements",
     "prod_force",
     "prod_virial",
 ]
@@ -28,6 +31,10 @@ def __getattr__(name):
         from deepft.ops.env_mat import env_mat_se_a
 
         return env_mat_se_a
+    if name == "pair_displacements":
+        from deepft.ops.pairs import pair_displacements
+
+        return pair_displacements
     if name in ("prod_force", "prod_virial"):
         from deepft.ops import prod
 

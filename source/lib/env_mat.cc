@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "env_mat_pair.h"
+#include "threads.h"
 
 namespace deepft {
 namespace {
@@ -34,7 +35,8 @@ Status validate(const EnvMatInput<T>& in, const EnvMatParams<T>& p) {
 // slot, in parallel over centers.
 template <typename T, typename Body, typename Pad>
 void for_each_pair(const EnvMatInput<T>& in, const EnvMatParams<T>& p, Body&& body, Pad&& pad) {
-#pragma omp parallel for schedule(static) if (in.ncenter * in.nnei > 4096)
+  const int nthreads = threads_for(in.ncenter * in.nnei);
+#pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int64_t c = 0; c < in.ncenter; ++c) {
     const T* avg = p.davg + 4 * in.center_type[c];
     const T* std_ = p.dstd + 4 * in.center_type[c];

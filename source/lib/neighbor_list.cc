@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cell_list.h"
+#include "threads.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -18,14 +19,6 @@
 
 namespace deepft {
 namespace {
-
-int thread_count() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 int thread_id() {
 #ifdef _OPENMP
@@ -227,7 +220,7 @@ Status neighbor_pairs(const T* positions, int64_t natoms, const T* box, const bo
       const double rc = static_cast<double>(cutoff);
       estimate = 1.05 * natoms * (natoms / vol) * 4.18879020478639 * rc * rc * rc + 16;
     }
-    const int nthreads = natoms >= 2048 ? thread_count() : 1;
+    const int nthreads = threads_for(natoms * 100);
     if (nthreads <= 1) {
       if (estimate > 0) reserve_pairs(out, static_cast<int64_t>(estimate), options);
       collect_pairs(cells, positions, box_d, 0, natoms, options, out);
@@ -282,7 +275,7 @@ Status build_nlist(const T* coord, const T* box, const int32_t* atype, int64_t n
                              static_cast<long long>(i), atype[i], L.ntypes, L.ntypes);
     const bool periodic[3] = {box != nullptr, box != nullptr, box != nullptr};
     const double rc2 = static_cast<double>(format.rcut) * static_cast<double>(format.rcut);
-    const int nthreads = nloc >= 64 ? thread_count() : 1;
+    const int nthreads = threads_for(nframes * nloc * 100);
     std::vector<Scratch> scratch(nthreads, Scratch(L.ntypes));
     detail::CellList cells;
     for (int64_t f = 0; f < nframes; ++f) {
@@ -358,7 +351,7 @@ Status format_nlist_from_full_list(const T* coord, const int32_t* atype, int64_t
     Scratch empty(L.ntypes);
     for (int64_t i = 0; i < nloc; ++i) write_row(L, empty, i, nullptr, coord + 3 * i, coord, out);
     const double rc2 = static_cast<double>(format.rcut) * static_cast<double>(format.rcut);
-    const int nthreads = list.inum >= 64 ? thread_count() : 1;
+    const int nthreads = threads_for(list.inum * 100);
     std::vector<Scratch> scratch(nthreads, Scratch(L.ntypes));
     std::atomic<int> error{0};  // 1: bad index, 2: out of memory
     std::atomic<int64_t> bad_row{-1}, bad_value{0};

@@ -1,6 +1,7 @@
 // CPU force and virial reductions (see prod.h). Scattered writes to neighbor atoms go to
 // per-thread buffers that are summed afterwards, so results do not depend on scheduling races.
 #include "prod.h"
+#include "threads.h"
 
 #include <algorithm>
 #include <new>
@@ -12,15 +13,6 @@
 
 namespace deepft {
 namespace {
-
-int threads_for(int64_t work) {
-#ifdef _OPENMP
-  return work >= 8192 ? omp_get_max_threads() : 1;
-#else
-  (void)work;
-  return 1;
-#endif
-}
 
 int thread_id() {
 #ifdef _OPENMP
@@ -80,7 +72,7 @@ Status prod_force(const PairGradient<T>& in, T* force) noexcept {
     if (!st.ok()) return st;
     if (force == nullptr) return Status::Error(StatusCode::kInvalidArgument, "force is required");
     std::fill(force, force + in.nframes * in.nall * 3, T(0));
-    const int nthreads = threads_for(in.nloc * in.nnei);
+    const int nthreads = threads_for(in.nframes * in.nloc * in.nnei);
     for (int64_t f = 0; f < in.nframes; ++f) {
       const int64_t* nl = in.nlist + f * in.nloc * in.nnei;
       const T* g = in.grad_rij + f * in.nloc * in.nnei * 3;
@@ -118,7 +110,7 @@ Status prod_virial(const PairGradient<T>& in, T* virial, T* atom_virial) noexcep
     // the sum over atoms of the per-atom buffer, or directly when no per-atom output is wanted.
     std::vector<T> own;
     if (atom_virial == nullptr) own.resize(in.nall * 9);
-    const int nthreads = threads_for(in.nloc * in.nnei);
+    const int nthreads = threads_for(in.nframes * in.nloc * in.nnei);
     for (int64_t f = 0; f < in.nframes; ++f) {
       T* av = atom_virial ? atom_virial + f * in.nall * 9 : own.data();
       std::fill(av, av + in.nall * 9, T(0));

@@ -14,6 +14,8 @@ int num_threads() noexcept {
 #endif
 }
 
+int threads_for(int64_t work) noexcept { return work < kMinParallelWork ? 1 : num_threads(); }
+
 void set_num_threads(int n) noexcept {
 #ifdef _OPENMP
   if (n >= 1) omp_set_num_threads(n);

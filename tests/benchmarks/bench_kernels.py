@@ -1,0 +1,208 @@
+"""Kernel benchmarks (not part of the test run): prints tables.
+
+1. Neighbor list (full list, rcut 6 Å, one thread) on periodic water-density boxes made by
+   replicating frame 0 of water/data_0 (192 atoms) to 1,536, 12,288 and 98,304 atoms:
+   deepft vs vesin (``pip install vesin``, optional) vs ase.neighborlist; same pair count
+   asserted.
+2. se_e2_a environment matrix, forward + backward (energy-like scalar, then forces by
+   autograd), sel [46, 92], two threads: deepft kernel vs the pure-torch reference, on 192 and
+   1,536 water atoms, with peak memory (each case in a fresh process: peak RSS growth during
+   the timed loop).
+
+Usage: python tests/benchmarks/bench_kernels.py [--skip-nlist] [--skip-envmat] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+WATER = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data")) / "water"
+RCUT = 6.0
+
+
+def water_box(replicas: int):
+    """Frame 0 of water/data_0 replicated replicas^3 times: (coord [n, 3], box [3, 3], types)."""
+    d = WATER / "data_0"
+    coord = np.load(d / "set.000" / "coord.npy")[0].reshape(-1, 3).astype(np.float64)
+    box = np.load(d / "set.000" / "box.npy")[0].reshape(3, 3).astype(np.float64)
+    atype = np.loadtxt(d / "type.raw", dtype=np.int64)
+    shifts = np.stack(np.meshgrid(*[np.arange(replicas)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    coord = (coord[None] + (shifts @ box)[:, None]).reshape(-1, 3)
+    return coord, box * replicas, np.tile(atype, len(shifts))
+
+
+def best_time(fn, repeat: int) -> tuple[float, object]:
+    result = fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+# ---- neighbor list ------------------------------------------------------------------------
+
+
+def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
+    import deepft
+    import deepft._core as core
+
+    core.set_num_threads(1)
+    try:
+        from vesin import NeighborList as VesinNL
+    except ImportError:
+        VesinNL = None
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list as ase_nl
+
+    print(f"\nNeighbor list, full list, rcut {RCUT} Å, 1 thread (best of {repeat}; ms per build)")
+    header = f"{'atoms':>7} {'pairs':>10} {'deepft':>9} {'vesin':>9} {'ase':>9} " \
+             f"{'deepft Mpairs/s':>15} {'vs vesin':>9} {'vs ase':>8}"
+    print(header)
+    print("-" * len(header))
+    for replicas in (1, 2, 4, 8):
+        coord, box, _ = water_box(replicas)
+        n = len(coord)
+        reps = max(1, repeat // 4) if n > 50000 else repeat
+        t_d, (i, _, _) = best_time(lambda: deepft.neighbor_list(coord, box, True, RCUT), reps)
+        npairs = len(i)
+        t_v = t_a = float("nan")
+        if VesinNL is not None:
+            vnl = VesinNL(cutoff=RCUT, full_list=True)
+            t_v, (vi, _, _) = best_time(
+                lambda: vnl.compute(coord, box, periodic=True, quantities="ijS"), reps)
+            assert len(vi) == npairs, f"vesin found {len(vi)} pairs, deepft {npairs}"
+        if n <= ase_max_atoms:
+            atoms = Atoms(numbers=np.ones(n, dtype=int), positions=coord, cell=box, pbc=True)
+            t_a, (ai, _, _) = best_time(lambda: ase_nl("ijS", atoms, RCUT), 1 if n > 5000 else reps)
+            assert len(ai) == npairs, f"ase found {len(ai)} pairs, deepft {npairs}"
+        print(f"{n:>7} {npairs:>10} {t_d * 1e3:>9.2f} {t_v * 1e3:>9.2f} {t_a * 1e3:>9.1f} "
+              f"{npairs / t_d / 1e6:>15.1f} {t_v / t_d:>8.2f}x {t_a / t_d:>7.0f}x")
+
+
+# ---- env matrix ---------------------------------------------------------------------------
+
+SEL = [46, 92]
+
+
+def envmat_case(impl: str, replicas: int, repeat: int) -> dict:
+    """Runs in a worker process. Two timings:
+
+    - ``envmat``: rij (leaf) -> em -> E = sum(em W) -> dE/drij: the env matrix alone;
+    - ``step``: coord -> rij -> em -> E = sum tanh(em W) -> F = -dE/dcoord, each implementation
+      with its own rij gather (torch indexing for the reference, pair_displacements for deepft).
+    Peak memory: growth of the peak RSS during the timed step loop.
+    """
+    import torch
+
+    import deepft._core as core
+    from deepft.ops import build_nlist, env_mat_se_a, pair_displacements
+    from deepft.ops import reference
+
+    torch.set_num_threads(2)
+    core.set_num_threads(2)
+    coord, box, atype = water_box(replicas)
+    nl = build_nlist(coord[None], box.reshape(1, 9), atype, RCUT, SEL)
+    fn = env_mat_se_a if impl == "deepft" else reference.env_mat_se_a
+    idx = torch.from_numpy(nl.nlist[0])
+    mask = (idx >= 0)[None]
+    shift = torch.from_numpy(nl.image[0]).double() @ torch.from_numpy(box)
+    ctype = torch.from_numpy(atype)[None]
+    davg = torch.tensor([[0.1, 0, 0, 0], [0.05, 0, 0, 0]], dtype=torch.float64)
+    dstd = torch.tensor([[0.5, 0.3, 0.3, 0.3], [0.4, 0.2, 0.2, 0.2]], dtype=torch.float64)
+    weights = torch.randn(4, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    base = torch.from_numpy(coord)
+    box_t = torch.from_numpy(box.reshape(1, 9))
+    rij0 = (base[idx.clamp(min=0)] + shift - base[:, None])[None]
+
+    def rij_of(x):
+        if impl == "deepft":
+            return pair_displacements(x[None], box_t, nl.nlist, nl.image)[0]
+        return (x[idx.clamp(min=0)] + shift - x[:, None])[None]  # 1 x nloc x nnei x 3
+
+    def envmat_only():
+        r = rij0.clone().requires_grad_()
+        em = fn(r, mask, ctype, davg, dstd, RCUT, 0.5)
+        return torch.autograd.grad((em @ weights).sum(), r)[0]
+
+    def step():
+        x = base.clone().requires_grad_()
+        em = fn(rij_of(x), mask, ctype, davg, dstd, RCUT, 0.5)
+        energy = torch.tanh(em @ weights).sum()
+        (grad,) = torch.autograd.grad(energy, x)
+        return -grad
+
+    t_env, grad_rij = best_time(envmat_only, repeat)
+    step()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t, force = best_time(step, repeat)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"envmat": t_env, "time": t, "peak_mb": (rss1 - rss0) / 1024.0,
+            "fsum": float(force.abs().sum()), "gsum": float(grad_rij.abs().sum())}
+
+
+def bench_envmat(repeat: int) -> None:
+    print(f"\nse_e2_a env matrix, sel {SEL}, 2 threads, fp64 (best of {repeat}; ms)\n"
+          "  env-mat: rij -> em -> sum(em W) -> dE/drij\n"
+          "  step:    coord -> rij -> em -> sum tanh(em W) -> forces (includes the rij gather and "
+          "the tanh energy)")
+    header = (f"{'atoms':>7} {'impl':>10} {'env-mat':>9} {'speedup':>8} {'step':>9} "
+              f"{'speedup':>8} {'step peak MB':>13}")
+    print(header)
+    print("-" * len(header))
+    for replicas in (1, 2):
+        res = {}
+        for impl in ("reference", "deepft"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", f"{impl}:{replicas}:{repeat}"],
+                check=True, capture_output=True, text=True, cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+            res[impl] = json.loads(out.stdout.strip().splitlines()[-1])
+        for key in ("fsum", "gsum"):
+            rel = abs(res["deepft"][key] - res["reference"][key]) / res["reference"][key]
+            assert rel < 1e-10, f"{key} differs between implementations (rel {rel:.2e})"
+        n = 192 * replicas**3
+        ref = res["reference"]
+        for impl in ("reference", "deepft"):
+            r = res[impl]
+            print(f"{n:>7} {impl:>10} {r['envmat'] * 1e3:>9.2f} "
+                  f"{ref['envmat'] / r['envmat']:>7.1f}x {r['time'] * 1e3:>9.2f} "
+                  f"{ref['time'] / r['time']:>7.1f}x {r['peak_mb']:>13.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-nlist", action="store_true")
+    parser.add_argument("--skip-envmat", action="store_true")
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--ase-max-atoms", type=int, default=100_000)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        impl, replicas, repeat = args.worker.split(":")
+        print(json.dumps(envmat_case(impl, int(replicas), int(repeat))))
+        return
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}")
+    if not args.skip_nlist:
+        bench_nlist(args.repeat, args.ase_max_atoms)
+    if not args.skip_envmat:
+        bench_envmat(args.repeat)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()
