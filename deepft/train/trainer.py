@@ -135,9 +135,14 @@ class Trainer:
             pred = model(data["coord"], data["box"], data["atype"], nlist=nlist)
         return self.losses[branch](pred, data, lr, self.step)
 
+    def choose_branch(self) -> str:
+        """Branch of the next step: drawn by model_prob (multitask), else the only one."""
+        if not self.multitask:
+            return self.branches[0]
+        return self.branches[self.branch_rng.choice(len(self.branches), p=self.branch_prob)]
+
     def train_step(self) -> tuple[str, dict, float]:
-        branch = (self.branches[self.branch_rng.choice(len(self.branches), p=self.branch_prob)]
-                  if self.multitask else self.branches[0])
+        branch = self.choose_branch()
         batch, weight = self.dist.local_slice(self.tasks[branch].train.next_batch())
         self.local_frames = int(batch["coord"].shape[0]) if weight > 0 else 0
         lr = self.lr.value(self.step)
