@@ -53,9 +53,10 @@ def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
     max_nei = torch.empty((ntypes,), dtype=torch.int64, device=dev)
     counts = torch.empty((nframes, nloc, ntypes), dtype=torch.int64, device=dev)
     fn = getattr(core, f"build_nlist_cuda_{_suffix(coord.dtype)}")
-    fn(coord.data_ptr(), 0 if box is None else box.data_ptr(), atype.data_ptr(), nframes, nloc,
-       rcut, np.asarray(sel, dtype=np.int64), nlist.data_ptr(), image.data_ptr(), 0,
-       max_nei.data_ptr(), counts.data_ptr(), _stream(dev))
+    with torch.cuda.device(dev):
+        fn(coord.data_ptr(), 0 if box is None else box.data_ptr(), atype.data_ptr(), nframes,
+           nloc, rcut, np.asarray(sel, dtype=np.int64), nlist.data_ptr(), image.data_ptr(), 0,
+           max_nei.data_ptr(), counts.data_ptr(), _stream(dev))
     return NeighborList(nlist=nlist, image=image, max_neighbors=max_nei.cpu(),
                         type_counts=counts, sel=sel, rcut=rcut)
 
@@ -73,12 +74,16 @@ def env_mat_call(op: int, rij, mask, center_type, davg, dstd, rcut, rcut_smth, a
     fn = getattr(core, f"env_mat_se_a_cuda_{_suffix(dt)}")
     args = (rij.data_ptr(), mask.data_ptr(), center_type.data_ptr(), ncenter, nnei,
             davg.data_ptr(), dstd.data_ptr(), davg.shape[0], rcut, rcut_smth)
-    if op == 0:
-        fn(0, *args, out.data_ptr(), 0, 0, _stream(dev))
-    elif op in (1, 2):
-        fn(op, *args, a.data_ptr(), out.data_ptr(), 0, _stream(dev))
-    else:
-        fn(3, *args, a.data_ptr(), b.data_ptr(), out.data_ptr(), _stream(dev))
+    a = None if a is None else a.contiguous()
+    b = None if b is None else b.contiguous()
+    stream = _stream(dev)
+    with torch.cuda.device(dev):
+        if op == 0:  # a = em, b = deriv (none)
+            fn(0, *args, out.data_ptr(), 0, 0, stream)
+        elif op in (1, 2):  # a = incoming vector, b = output
+            fn(op, *args, a.data_ptr(), out.data_ptr(), 0, stream)
+        else:  # a = grad_em, b = tangent_rij, c = output
+            fn(3, *args, a.data_ptr(), b.data_ptr(), out.data_ptr(), stream)
     return out
 
 
@@ -88,13 +93,14 @@ def prod_call(virial: bool, grad_rij, rij, nlist, nall: int, atomic: bool):
     nframes, nloc, nnei = nlist.shape
     dev, dt = grad_rij.device, grad_rij.dtype
     fn = getattr(core, f"prod_cuda_{_suffix(dt)}")
-    if not virial:
-        force = torch.empty((nframes, nall, 3), dtype=dt, device=dev)
-        fn(False, grad_rij.data_ptr(), 0, nlist.data_ptr(), nframes, nloc, nnei, nall,
-           force.data_ptr(), 0, _stream(dev))
-        return force
-    vir = torch.empty((nframes, 9), dtype=dt, device=dev)
-    atom = torch.empty((nframes, nall, 9), dtype=dt, device=dev) if atomic else None
-    fn(True, grad_rij.data_ptr(), rij.data_ptr(), nlist.data_ptr(), nframes, nloc, nnei, nall,
-       vir.data_ptr(), 0 if atom is None else atom.data_ptr(), _stream(dev))
+    with torch.cuda.device(dev):
+        if not virial:
+            force = torch.empty((nframes, nall, 3), dtype=dt, device=dev)
+            fn(False, grad_rij.data_ptr(), 0, nlist.data_ptr(), nframes, nloc, nnei, nall,
+               force.data_ptr(), 0, _stream(dev))
+            return force
+        vir = torch.empty((nframes, 9), dtype=dt, device=dev)
+        atom = torch.empty((nframes, nall, 9), dtype=dt, device=dev) if atomic else None
+        fn(True, grad_rij.data_ptr(), rij.data_ptr(), nlist.data_ptr(), nframes, nloc, nnei,
+           nall, vir.data_ptr(), 0 if atom is None else atom.data_ptr(), _stream(dev))
     return (vir, atom) if atomic else vir

@@ -52,7 +52,7 @@ class NeighborList:
     @property
     def overflow(self) -> bool:
         """True when some atom had more type-t neighbors than ``sel[t]``."""
-        return any(int(m) > s for m, s in zip(self.max_neighbors, self.sel))
+        return any(int(m) > s for m, s in zip(self.max_neighbors, self.sel, strict=True))
 
 
 def _core():
@@ -131,7 +131,7 @@ def _build_numpy(coord, box, atype, rcut: float, sel: tuple[int, ...]) -> Neighb
 def _warn_overflow(result: NeighborList) -> None:
     """Logs once per (sel, needed sel) which atom overflowed and the sel that would fit."""
     max_nei = np.asarray(_to_numpy(result.max_neighbors))
-    needed = tuple(max(int(m), s) for m, s in zip(max_nei, result.sel))
+    needed = tuple(max(int(m), s) for m, s in zip(max_nei, result.sel, strict=True))
     key = (result.sel, needed, result.rcut)
     if key in _warned_overflow:
         return

@@ -86,6 +86,21 @@ __global__ void wrap_kernel(const T* coord, const double* geom, int64_t nframes,
   }
 }
 
+// Squared distance |x_j - x_i + S @ box|^2 evaluated in exactly the order of the CPU code
+// (no FMA contraction), so CPU and GPU tables sort ties identically.
+template <typename T>
+__device__ double pair_r2(const T* xj, const T* xi, const int32_t* S, const T* box) {
+  double r2 = 0;
+  for (int a = 0; a < 3; ++a) {
+    double d = __dadd_rn(static_cast<double>(xj[a]), -static_cast<double>(xi[a]));
+    if (box)
+      for (int k = 0; k < 3; ++k)
+        d = __dadd_rn(d, __dmul_rn(static_cast<double>(S[k]), static_cast<double>(box[3 * k + a])));
+    r2 = __dadd_rn(r2, __dmul_rn(d, d));
+  }
+  return r2;
+}
+
 struct Key {
   double r2;
   int64_t j;
@@ -207,8 +222,9 @@ __global__ void search_kernel(const T* coord, const T* box, const int32_t* atype
           hi[k] = static_cast<int>(floor(reach[k] - df + 1e-9));
         }
       }
-      const int32_t* wj = wrap + 3 * (f * nloc + j);
-      const int32_t* wi = wrap + 3 * row;
+      const int32_t zero[3] = {0, 0, 0};
+      const int32_t* wj = bx ? wrap + 3 * (f * nloc + j) : zero;
+      const int32_t* wi = bx ? wrap + 3 * row : zero;
       for (int s0 = lo[0]; s0 <= hi[0]; ++s0)
         for (int s1 = lo[1]; s1 <= hi[1]; ++s1)
           for (int s2 = lo[2]; s2 <= hi[2]; ++s2) {
@@ -218,15 +234,7 @@ __global__ void search_kernel(const T* coord, const T* box, const int32_t* atype
             key.s[1] = bx ? s1 - wj[1] + wi[1] : 0;
             key.s[2] = bx ? s2 - wj[2] + wi[2] : 0;
             if (j == i && key.s[0] == 0 && key.s[1] == 0 && key.s[2] == 0) continue;
-            double r2 = 0;
-            for (int a = 0; a < 3; ++a) {
-              double d = static_cast<double>(x[3 * j + a]) - static_cast<double>(x[3 * i + a]);
-              if (bx)
-                d += key.s[0] * static_cast<double>(bx[a]) +
-                     key.s[1] * static_cast<double>(bx[3 + a]) +
-                     key.s[2] * static_cast<double>(bx[6 + a]);
-              r2 += d * d;
-            }
+            const double r2 = pair_r2(x + 3 * j, x + 3 * i, key.s, bx);
             if (!(r2 < rc2)) continue;
             key.r2 = r2;
             add<T>(b, o, row, tj, counts, key);
@@ -252,11 +260,8 @@ __global__ void csr_kernel(const T* coord, const int32_t* atype, int64_t nloc, i
       if (j < 0 || j >= nall || j == i) continue;
       const int32_t tj = atype[j];
       if (tj < 0 || tj >= b.ntypes) continue;
-      double r2 = 0;
-      for (int a = 0; a < 3; ++a) {
-        const double d = static_cast<double>(coord[3 * j + a]) - static_cast<double>(coord[3 * i + a]);
-        r2 += d * d;
-      }
+      const int32_t zero[3] = {0, 0, 0};
+      const double r2 = pair_r2(coord + 3 * j, coord + 3 * i, zero, static_cast<const T*>(nullptr));
       if (!(r2 < rc2)) continue;
       add<T>(b, o, i, tj, counts, Key{r2, j, {0, 0, 0}});
     }

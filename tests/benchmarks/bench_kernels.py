@@ -56,8 +56,9 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
 
 
 def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
-    import deepft
     import deepft._core as core
+
+    import deepft
 
     core.set_num_threads(1)
     try:
@@ -76,17 +77,20 @@ def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
         coord, box, _ = water_box(replicas)
         n = len(coord)
         reps = max(1, repeat // 4) if n > 50000 else repeat
-        t_d, (i, _, _) = best_time(lambda: deepft.neighbor_list(coord, box, True, RCUT), reps)
+        t_d, (i, _, _) = best_time(
+            lambda c=coord, b=box: deepft.neighbor_list(c, b, True, RCUT), reps)
         npairs = len(i)
         t_v = t_a = float("nan")
         if VesinNL is not None:
             vnl = VesinNL(cutoff=RCUT, full_list=True)
             t_v, (vi, _, _) = best_time(
-                lambda: vnl.compute(coord, box, periodic=True, quantities="ijS"), reps)
+                lambda v=vnl, c=coord, b=box: v.compute(c, b, periodic=True, quantities="ijS"),
+                reps)
             assert len(vi) == npairs, f"vesin found {len(vi)} pairs, deepft {npairs}"
         if n <= ase_max_atoms:
             atoms = Atoms(numbers=np.ones(n, dtype=int), positions=coord, cell=box, pbc=True)
-            t_a, (ai, _, _) = best_time(lambda: ase_nl("ijS", atoms, RCUT), 1 if n > 5000 else reps)
+            t_a, (ai, _, _) = best_time(lambda a=atoms: ase_nl("ijS", a, RCUT),
+                                        1 if n > 5000 else reps)
             assert len(ai) == npairs, f"ase found {len(ai)} pairs, deepft {npairs}"
         print(f"{n:>7} {npairs:>10} {t_d * 1e3:>9.2f} {t_v * 1e3:>9.2f} {t_a * 1e3:>9.1f} "
               f"{npairs / t_d / 1e6:>15.1f} {t_v / t_d:>8.2f}x {t_a / t_d:>7.0f}x")
@@ -105,11 +109,10 @@ def envmat_case(impl: str, replicas: int, repeat: int) -> dict:
       with its own rij gather (torch indexing for the reference, pair_displacements for deepft).
     Peak memory: growth of the peak RSS during the timed step loop.
     """
+    import deepft._core as core
     import torch
 
-    import deepft._core as core
-    from deepft.ops import build_nlist, env_mat_se_a, pair_displacements
-    from deepft.ops import reference
+    from deepft.ops import build_nlist, env_mat_se_a, pair_displacements, reference
 
     torch.set_num_threads(2)
     core.set_num_threads(2)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import deepft._core as core
 import numpy as np
 import pytest
 import torch
 
-import deepft._core as core
 from deepft.ops import build_nlist, env_mat_se_a, prod_force, prod_virial
 
 pytestmark = [
@@ -22,7 +22,8 @@ RCUT, RCUT_SMTH, SEL = 6.0, 0.5, [46, 92]
 
 def water(water_dir, nframes=2):
     d = water_dir / "data_0"
-    coord = np.load(d / "set.000" / "coord.npy")[:nframes].reshape(nframes, -1, 3).astype(np.float64)
+    coord = np.load(d / "set.000" / "coord.npy")[:nframes].reshape(nframes, -1, 3)
+    coord = coord.astype(np.float64)
     box = np.load(d / "set.000" / "box.npy")[:nframes].astype(np.float64)
     return coord, box, np.loadtxt(d / "type.raw", dtype=np.int64)
 
@@ -73,7 +74,7 @@ def test_env_mat_and_derivatives_cuda_equal_cpu(dtype):
         (hvp,) = torch.autograd.grad((grad * vv.to(device)).sum(), x)
         return [t.detach().cpu() for t in (em, grad, hvp)]
 
-    for a, b in zip(run("cuda"), run("cpu")):
+    for a, b in zip(run("cuda"), run("cpu"), strict=True):
         torch.testing.assert_close(a, b, **tol)
 
 
@@ -121,7 +122,8 @@ def test_format_nlist_from_csr_cuda_equals_cpu_ghost_form():
     nl_cpu, rij_cpu, max_cpu, cnt_cpu = core.format_nlist_from_full_list(
         pos, atype, nloc, numneigh, neighbors, None, 4.0, sel)
     dev = torch.device("cuda")
-    offsets = torch.tensor(np.concatenate([[0], np.cumsum(numneigh)]), dtype=torch.int64, device=dev)
+    offsets = np.concatenate([[0], np.cumsum(numneigh)])
+    offsets = torch.tensor(offsets, dtype=torch.int64, device=dev)
     idx = torch.tensor(neighbors, device=dev)
     c = torch.tensor(pos, device=dev)
     at = torch.tensor(atype, device=dev)

@@ -37,7 +37,7 @@ def formatted_oracle(pos, cell, pbc, atype, rcut, sel):
         by_center[i].append((round(float(d), 9), j, tuple(s)))
     for i, lst in by_center.items():
         for t in range(ntypes):
-            mine = sorted((x for x in lst if atype[x[1]] == t))
+            mine = sorted(x for x in lst if atype[x[1]] == t)
             counts[i, t] = len(mine)
             for k, (_, j, s) in enumerate(mine[: sel[t]]):
                 nlist[i, begin[t] + k] = j

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import deepft._core as core
 import numpy as np
 import pytest
 from conftest import formatted_oracle, random_system
 
-import deepft._core as core
 from deepft.ops import build_nlist
 from deepft.ops import neighbor as neighbor_mod
 
@@ -53,7 +53,7 @@ def test_blocks_sorted_and_padded(water_frame):
             assert (atype[js] == t).all(), f"atom {i}: wrong type in block {t}"
             d = np.linalg.norm(coord[js] + img[i, begin[t]:begin[t] + n] @ box - coord[i], axis=1)
             assert (d < 6.0).all()
-            key = list(zip(d.tolist(), js.tolist()))
+            key = list(zip(d.tolist(), js.tolist(), strict=True))
             assert key == sorted(key), f"atom {i} type {t}: not sorted by (distance, index)"
             assert (img[i, begin[t] + n:begin[t + 1]] == 0).all()
 
@@ -74,7 +74,7 @@ def test_overflow_reported_and_logged_once(water_frame, caplog):
     warnings = [r for r in caplog.records if "sel overflow" in r.getMessage()]
     assert len(warnings) == 1, "overflow must be logged once"
     msg = warnings[0].getMessage()
-    needed = [max(int(m), s) for m, s in zip(full.max_neighbors, small_sel)]
+    needed = [max(int(m), s) for m, s in zip(full.max_neighbors, small_sel, strict=True)]
     assert str(needed) in msg and "atom" in msg
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 import deepft._core as core
+import pytest
 
 KERNELS = [b"forward_kernel", b"vjp_kernel", b"jvp_kernel", b"hvp_kernel", b"search_kernel",
            b"csr_kernel", b"force_kernel", b"atom_virial_kernel"]

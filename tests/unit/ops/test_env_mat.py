@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import deepft._core as core
 import numpy as np
 import pytest
 import torch
 
-import deepft._core as core
 from deepft.ops import build_nlist, env_mat_se_a
 from deepft.ops import reference as ref
 
@@ -55,7 +55,8 @@ def test_forward_water_equals_reference(water_frame):
     c = torch.from_numpy(coord)
     idx = torch.from_numpy(nl.nlist[0])
     mask = idx >= 0
-    rij = c[idx.clamp(min=0)] + torch.from_numpy(nl.image[0]).double() @ torch.from_numpy(box) - c[:, None]
+    shift = torch.from_numpy(nl.image[0]).double() @ torch.from_numpy(box)
+    rij = c[idx.clamp(min=0)] + shift - c[:, None]
     ctype = torch.from_numpy(atype)[None]
     davg = torch.tensor([[0.3, 0, 0, 0], [0.2, 0, 0, 0]], dtype=torch.float64)
     dstd = torch.tensor([[0.4, 0.2, 0.2, 0.2], [0.3, 0.15, 0.15, 0.15]], dtype=torch.float64)

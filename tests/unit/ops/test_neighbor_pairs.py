@@ -20,7 +20,7 @@ CELLS = {
 
 
 def as_set(i, j, S):
-    return set(zip(i.tolist(), j.tolist(), *np.asarray(S).T.tolist()))
+    return set(zip(i.tolist(), j.tolist(), *np.asarray(S).T.tolist(), strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))

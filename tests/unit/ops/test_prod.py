@@ -67,7 +67,7 @@ def test_atom_virial_definition(system):
     rij = rng.normal(size=(1, len(coord), nnei, 3))
     _, atom_virial = prod_virial(g, rij, nl.nlist, len(coord), atomic=True)
     expected = np.zeros((len(coord), 9))
-    for i, n in zip(*np.nonzero(nl.nlist[0] >= 0)):
+    for i, n in zip(*np.nonzero(nl.nlist[0] >= 0), strict=True):
         expected[nl.nlist[0, i, n]] -= np.outer(g[0, i, n], rij[0, i, n]).ravel()
     np.testing.assert_allclose(atom_virial[0], expected, rtol=1e-12, atol=1e-12)
 
