@@ -165,3 +165,21 @@ def test_bad_input_raises(bad, match):
         ctype = torch.full_like(ctype, bad["center_type"])
     with pytest.raises(ValueError, match=match):
         env_mat_se_a(rij, mask, ctype, davg, dstd, RCUT, bad.get("rcut_smth", RCUT_SMTH))
+
+
+def test_float32_derivatives():
+    rij, mask, ctype, davg, dstd = random_pairs(seed=9)
+    rij = torch.nan_to_num(rij)
+    g = torch.randn(*mask.shape, 4, dtype=torch.float64)
+    v = torch.randn(*mask.shape, 3, dtype=torch.float64)
+
+    def grads(dtype):
+        x = rij.to(dtype).requires_grad_()
+        em = env_mat_se_a(x, mask, ctype, davg.to(dtype), dstd.to(dtype), RCUT, RCUT_SMTH)
+        (vjp,) = torch.autograd.grad((em * g.to(dtype)).sum(), x, create_graph=True)
+        (hvp,) = torch.autograd.grad((vjp * v.to(dtype)).sum(), x)
+        return vjp.detach().double(), hvp.double()
+
+    for a, b in zip(grads(torch.float32), grads(torch.float64), strict=True):
+        assert a.dtype == torch.float64
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
