@@ -129,21 +129,21 @@ def _build_numpy(coord, box, atype, rcut: float, sel: tuple[int, ...]) -> Neighb
 
 
 def _warn_overflow(result: NeighborList) -> None:
-    """Logs once per (sel, needed sel) which atom overflowed and the sel that would fit."""
-    max_nei = np.asarray(_to_numpy(result.max_neighbors))
-    needed = tuple(max(int(m), s) for m, s in zip(max_nei, result.sel, strict=True))
-    key = (result.sel, needed, result.rcut)
+    """Logs once per (sel, rcut) which atom overflowed and the sel that would fit."""
+    key = (result.sel, result.rcut)
     if key in _warned_overflow:
         return
     _warned_overflow.add(key)
+    max_nei = np.asarray(_to_numpy(result.max_neighbors))
+    needed = tuple(max(int(m), s) for m, s in zip(max_nei, result.sel, strict=True))
     counts = np.asarray(_to_numpy(result.type_counts))  # nframes x nloc x ntypes
     t = int(np.argmax(max_nei - np.asarray(result.sel)))
     frame, atom = np.unravel_index(int(np.argmax(counts[..., t])), counts.shape[:2])
     log.warning(
         "sel overflow: atom %d (frame %d) has %d neighbors of type %d within rcut %g Å but "
-        "sel[%d] = %d, so the farthest are dropped; a sel of at least %s would keep all of "
-        "them", atom, frame, int(counts[frame, atom, t]), t, result.rcut, t, result.sel[t],
-        list(needed),
+        "sel[%d] = %d, so the farthest are dropped; a sel of at least %s would keep all "
+        "neighbors of these frames (logged once per sel)", atom, frame,
+        int(counts[frame, atom, t]), t, result.rcut, t, result.sel[t], list(needed),
     )
 
 
