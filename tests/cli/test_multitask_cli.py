@@ -9,30 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from cli_helpers import REPO, run_deepft
-
-EXAMPLE = REPO / "examples" / "multitask" / "input.json"
+from cli_helpers import run_deepft
+from ft_examples import shrunk
 
 
 def shrunk_example(shared_data: Path, numb_steps: int = 20) -> dict:
-    """examples/multitask/input.json with tiny nets, a short run and absolute data paths."""
-    cfg = json.loads(EXAMPLE.read_text())
-    desc = cfg["model"]["shared_dict"]["shared_descriptor"]
-    desc.update(neuron=[4, 8], axis_neuron=4)
-    for branch in cfg["model"]["model_dict"].values():
-        branch["fitting_net"]["neuron"] = [8, 8]
-    cfg["model"]["data_stat_nbatch"] = 1
-    tr = cfg["training"]
-    tr.update(numb_steps=numb_steps, disp_freq=10, save_freq=numb_steps)
-    for section in tr["data_dict"].values():
-        section.pop("stat_file", None)
-        for key in ("training_data", "validation_data"):
-            systems = section[key]["systems"]
-            fix = (lambda s: s.replace("../../../shared/data", str(shared_data)))
-            section[key]["systems"] = ([fix(s) for s in systems] if isinstance(systems, list)
-                                       else fix(systems))
-        section["validation_data"]["numb_btch"] = 1
-    return cfg
+    return shrunk("multitask/input.json", shared_data, numb_steps)
 
 
 def read_lcurve(path: Path):

@@ -1,0 +1,106 @@
+"""``deepft train --finetune`` end to end on the examples: logs, methods, restart, errors
+(missing/frozen/foreign pretrained files: tests/unit/finetune/test_ft_plans.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cli_helpers import run_deepft
+from ft_examples import shrunk, write
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, shared_data):
+    """The multitask example (water + organic), shrunk, 10 steps."""
+    work = tmp_path_factory.mktemp("pretrained")
+    write(shrunk("multitask/input.json", shared_data, numb_steps=10), work / "input.json")
+    run_deepft("train", "input.json", cwd=work)
+    return work / "model.ckpt.pt"
+
+
+def finetune_input(tmp_path, shared_data, numb_steps=6, **finetune):
+    cfg = shrunk("finetune/input.json", shared_data, numb_steps=numb_steps, disp_freq=3)
+    if finetune:
+        cfg["training"]["finetune"] = finetune
+    return write(cfg, tmp_path / "input.json")
+
+
+def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, shared_data, pretrained):
+    from deepft.infer import DeepPot
+
+    finetune_input(tmp_path, shared_data)
+    proc = run_deepft("train", "input.json", "--finetune", str(pretrained), "--model-branch",
+                      "organic", cwd=tmp_path)
+    out = proc.stdout
+    assert "branch Default inherits pretrained branch organic" in out
+    assert "old bias (eV)" in out and "new bias (eV)" in out
+    assert "RMSE of energy per atom after linear regression is:" in out
+    assert "Change output bias of ['O', 'H', 'C'] from [" in out
+    assert "method full" in out
+    curve = np.loadtxt(tmp_path / "lcurve.out", ndmin=2)
+    assert curve[:, 0].tolist() == [1, 3, 6]
+    out_json = json.loads((tmp_path / "out.json").read_text())
+    assert out_json["model"]["_finetune"]["branches"] == {"Default": "organic"}
+    run_deepft("freeze", "-o", "organic.dft", cwd=tmp_path)
+    assert DeepPot(tmp_path / "organic.dft").type_map == ["O", "H", "C"]
+
+
+def test_lora_finetune_restarts_bit_for_bit(tmp_path, shared_data, pretrained):
+    """6 LoRA steps in one go == 3 steps + --restart (adapters, frozen base and optimizer)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    for work in (one, two):
+        work.mkdir()
+        cfg = finetune_input(work, shared_data, method="lora", rank=2, alpha=2.0)
+        data = json.loads(cfg.read_text())
+        data["training"]["save_freq"] = 3
+        cfg.write_text(json.dumps(data))
+        run_deepft("train", "input.json", "--finetune", str(pretrained), "--model-branch",
+                   "organic", cwd=work)
+    (two / "model.ckpt-6.pt").unlink()
+    proc = run_deepft("train", "input.json", "--restart", "model.ckpt-3.pt", cwd=two)
+    assert "restarted from step 3" in proc.stdout
+    from deepft.train.checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(one / "model.ckpt-6.pt"), load_checkpoint(two / "model.ckpt-6.pt")
+    assert any(k.endswith("lora_a") for k in a["model"])
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10, msg=key)
+
+
+def test_multitask_example_finetune_with_replay(tmp_path, shared_data, pretrained):
+    cfg = shrunk("finetune/input_multitask.json", shared_data, numb_steps=6, disp_freq=3)
+    write(cfg, tmp_path / "input.json")
+    proc = run_deepft("train", "input.json", "--finetune", str(pretrained), cwd=tmp_path)
+    assert "branch organic_ft inherits pretrained branch organic" in proc.stdout
+    assert "branch water resumes pretrained branch water" in proc.stdout
+    assert "branch water resumes; energy bias unchanged" in proc.stdout
+    header = (tmp_path / "lcurve.out").read_text().splitlines()[0]
+    assert "rmse_f_val_organic_ft" in header and "rmse_f_val_water" in header
+
+
+@pytest.mark.parametrize("case", ["unknown_branch", "mismatch"])
+def test_finetune_errors_name_the_fix(tmp_path, shared_data, pretrained, case):
+    finetune_input(tmp_path, shared_data)
+    args = ["train", "input.json", "--finetune", str(pretrained), "--model-branch", "organic"]
+    if case == "unknown_branch":
+        args[-1] = "orgnic"
+    else:
+        cfg = json.loads((tmp_path / "input.json").read_text())
+        cfg["model"]["descriptor"]["axis_neuron"] = 2
+        cfg["model"]["fitting_net"]["resnet_dt"] = False
+        (tmp_path / "input.json").write_text(json.dumps(cfg))
+    proc = run_deepft(*args, cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = proc.stderr
+    assert "Traceback" not in err
+    expected = {
+        "unknown_branch": ["no branch 'orgnic'", "['water', 'organic', 'RANDOM']"],
+        "mismatch": ["model/descriptor/axis_neuron: input 2 vs pretrained 4",
+                     "model/fitting_net/resnet_dt", "--use-pretrain-script"],
+    }[case]
+    for text in expected:
+        assert text in err, err
