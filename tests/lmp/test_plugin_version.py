@@ -94,6 +94,10 @@ def test_patched_plugin_stops_with_the_message(lmp_env, tmp_path):
     script.write_text(f"plugin load {target}\nunits metal\natom_style atomic\n"
                       f"read_data {WATER_DATA}\npair_style deepft model.dft\n")
     env = {k: v for k, v in lmp_env.env.items() if k != "LAMMPS_PLUGIN_PATH"}
+    # the copy's $ORIGIN-relative run path does not reach the scipy-openblas32 wheel
+    import scipy_openblas32
+
+    env["LD_LIBRARY_PATH"] = f"{scipy_openblas32.get_lib_dir()}:{env.get('LD_LIBRARY_PATH', '')}"
     proc = subprocess.run([str(lmp_env.lmp_binary), "-in", str(script), "-log", "none"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
