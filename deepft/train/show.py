@@ -164,7 +164,7 @@ def show_fitting(info: ModelInfo) -> None:
 
 def show_size(info: ModelInfo) -> None:
     for b in info.branches:
-        log.info("Parameter counts of branch %s:" if info.multitask else "Parameter counts:", b)
+        log.info(f"Parameter counts of branch {b}:" if info.multitask else "Parameter counts:")
         for key in ("descriptor", "fitting-net", "total"):
             log.info("Parameters in %s: %s", key, f"{info.sizes[b][key]:,}")
     if info.multitask:
