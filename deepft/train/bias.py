@@ -6,7 +6,8 @@ labelled total energies (eV):
 * ``change-by-statistic`` (fine-tuning default, ``deepft change-bias -m change``): predict
   ``Ê`` with the current model, solve ``δ = argmin ||N δ - (E - Ê)||`` and add it:
   ``bias += δ``. The network keeps what it learned; only the per-element offset moves.
-* ``set-by-statistic`` (``-m set``; a freshly initialized fitting net): ``bias = argmin ||N b - E||``.
+* ``set-by-statistic`` (``-m set``; a freshly initialized fitting net):
+  ``bias = argmin ||N b - E||``.
 
 Both use :func:`deepft.data.fit_energy_bias` (DeePMD-kit's least squares on composition). Types
 that no frame contains keep their current bias (a superset type map must not lose what the

@@ -104,7 +104,8 @@ def branch_models(model: nn.Module) -> dict[str, nn.Module]:
 
 def fitting_prefixes(model: nn.Module, branch: str = "Default") -> list[str]:
     """State-dict prefixes of the fitting nets whose energies a branch sums (model.dft
-    ``fitting_prefixes``), e.g. ``["branches.water.fitting.", "branches.water.fitting.new_head."]``."""
+    ``fitting_prefixes``), e.g. ``["branches.water.fitting.",
+    "branches.water.fitting.new_head."]``."""
     base = f"branches.{branch}.fitting." if hasattr(model, "branches") else "fitting."
     fitting = branch_models(model)[branch].fitting
     return [base, f"{base}new_head."] if isinstance(fitting, FittingWithNewHead) else [base]

@@ -174,7 +174,7 @@ def show_size(info: ModelInfo) -> None:
 
 def observed(info: ModelInfo, branch: str) -> list[str]:
     bias = info.biases[branch]
-    return sort_elements([t for t, b in zip(info.type_maps[branch], bias) if b != 0.0])
+    return sort_elements([t for t, b in zip(info.type_maps[branch], bias, strict=True) if b != 0.0])
 
 
 def sort_elements(names: list[str]) -> list[str]:

@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from cli_helpers import run_deepft
 from ft_examples import shrunk, write
 

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from cli_helpers import run_deepft
 from ft_examples import shrunk, write
 

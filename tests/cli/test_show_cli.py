@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from cli_helpers import run_deepft
 from ft_examples import SMALL_DESCRIPTOR, SMALL_FITTING, shrunk, write
 
@@ -27,9 +26,9 @@ def expected_sizes(ntypes=3, embed=(1, *SMALL_DESCRIPTOR["neuron"]), fit=SMALL_F
     def layer(i, o, idt):
         return i * o + o + (o if idt else 0)
 
-    net = sum(layer(a, b, False) for a, b in zip(embed, embed[1:]))
+    net = sum(layer(a, b, False) for a, b in zip(embed, embed[1:], strict=False))
     widths = [embed[-1] * SMALL_DESCRIPTOR["axis_neuron"], *fit]
-    fnet = sum(layer(a, b, b in (a, 2 * a)) for a, b in zip(widths, widths[1:]))
+    fnet = sum(layer(a, b, b in (a, 2 * a)) for a, b in zip(widths, widths[1:], strict=False))
     fnet += widths[-1] + 1
     return ntypes * net, ntypes * fnet
 

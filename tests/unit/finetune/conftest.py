@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from finetune_helpers import multitask_input, organic_systems, pretrain, single_input
 
 

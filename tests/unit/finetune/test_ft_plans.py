@@ -6,9 +6,6 @@ import logging
 
 import pytest
 import torch
-
-from deepft.errors import InputError, ModelFileError
-from deepft.train.finetune import load_pretrained
 from finetune_helpers import (
     finetune,
     load_model,
@@ -16,6 +13,9 @@ from finetune_helpers import (
     organic_systems,
     single_input,
 )
+
+from deepft.errors import InputError, ModelFileError
+from deepft.train.finetune import load_pretrained
 
 
 def nets_equal(a, b) -> bool:
