@@ -1,8 +1,8 @@
 """``lcurve.out`` in DeePMD-kit's layout.
 
 Header ``#  step  rmse_val  rmse_trn  rmse_e_val  rmse_e_trn  rmse_f_val  rmse_f_trn ... lr``;
-multitask runs name the columns as DeePMD-kit does, ``rmse_e_val_BRANCH rmse_e_trn_BRANCH``. Lines are flushed as written so a killed
-run keeps its curve; on restart the file is appended to.
+multitask runs name the columns as DeePMD-kit does, ``rmse_e_val_BRANCH rmse_e_trn_BRANCH``.
+Lines are flushed as written so a killed run keeps its curve; on restart the file is appended to.
 """
 
 from __future__ import annotations
