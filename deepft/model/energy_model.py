@@ -1,8 +1,10 @@
 """The energy model: descriptor -> fitting -> energy, forces and virial by autograd.
 
-Forces and virials come from ``g_ij = dE/dr_ij``, one ``torch.autograd.grad`` call over the pair
-displacements ``r_ij = x_j + image @ box - x_i`` (DeePMD-kit's prod_force / prod_virial
-reductions, the same the C++ inference core uses):
+Forces and virials come from ``g_ij = dE/dr_ij`` over the pair displacements
+``r_ij = x_j + image @ box - x_i`` (:meth:`DescrptSeA.pair_gradient`: autograd for dE/dT through
+the fitting nets, forward-mode dG/ds for the embedding nets, the kernel's VJP for the
+environment matrix), reduced as DeePMD-kit's prod_force / prod_virial (the same reductions the
+C++ inference core uses):
 
     force[i]  = -dE/dx_i = Σ_j g_ij - Σ_{k: i is k's neighbor} g_ki           (eV/Å)
     virial    = -Σ_pairs g_ij ⊗ r_ij   (virial[a*3+b] = -Σ g_a r_b)            (eV)
@@ -81,10 +83,7 @@ class EnergyModel(nn.Module):
             at = torch.as_tensor(atype, device=coord.device).to(torch.int64)
             atom_energy = self.fitting(desc, at.reshape(-1, nloc).expand(nf, nloc))
             energy = atom_energy.sum(dim=-1)
-            (grad_rij,) = torch.autograd.grad(energy.sum(), geo.rij, create_graph=create_graph,
-                                              allow_unused=True)
-        if grad_rij is None:  # no atom has a neighbor: the energy does not depend on positions
-            grad_rij = torch.zeros_like(geo.rij)
+            grad_rij = self.descriptor.pair_gradient(energy.sum(), geo, create_graph)
         out = {"energy": energy, "atom_energy": atom_energy}
         out.update(pair_reductions(grad_rij, geo, nloc, do_atomic_virial))
         if not create_graph:

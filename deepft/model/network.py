@@ -47,6 +47,37 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def _tanh_grad(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return 1.0 - y * y
+
+
+def _gelu_grad(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # d/dz [z/2 (1 + tanh(c (z + a z^3)))]
+    c, a = 0.7978845608028654, 0.044715
+    th = torch.tanh(c * (z + a * z * z * z))
+    return 0.5 * (1.0 + th) + 0.5 * z * (1.0 - th * th) * c * (1.0 + 3.0 * a * z * z)
+
+
+def _relu_grad(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (z > 0).to(z.dtype)
+
+
+def _silu_grad(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    sig = torch.sigmoid(z)
+    return sig * (1.0 + z * (1.0 - sig))
+
+
+#: derivative of each activation, as a function of (pre-activation z, activation y)
+ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None] = {
+    "tanh": _tanh_grad,
+    "gelu": _gelu_grad,
+    "relu": _relu_grad,
+    "silu": _silu_grad,
+    "linear": None,  # derivative 1
+    "none": None,
+}
+
+
 def get_activation(name: str | None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The activation function called ``name`` (None means linear)."""
     key = "linear" if name is None else str(name)
@@ -145,6 +176,38 @@ class Layer(nn.Module):
             return torch.cat([x, x], dim=-1) + h
         return h
 
+    def forward_tangent(self, x: torch.Tensor, xt: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, dy/ds) given x and its derivative xt = dx/ds w.r.t. one scalar s per row.
+
+        Forward-mode differentiation of the layer (same shapes as forward); used by the
+        descriptor to get dG/ds together with G, so forces need no backward pass through the
+        embedding net and force losses need only a first-order backward.
+        """
+        if self.activation_function == "tanh":
+            from deepft.model.tangent import tanh_tangent
+
+            return tanh_tangent(self, x, xt)
+        matrix = self.effective_matrix()
+        if self.num_in == 1:
+            z = torch.addcmul(self.bias, x, matrix[0])
+            zt = xt * matrix[0]
+        else:
+            lead = x.shape[:-1]
+            z = torch.addmm(self.bias, x.reshape(-1, self.num_in), matrix)
+            zt = torch.mm(xt.reshape(-1, self.num_in), matrix)
+            z, zt = z.reshape(*lead, self.num_out), zt.reshape(*lead, self.num_out)
+        h = self.activate(z)
+        grad = ACTIVATION_GRADS[self.activation_function]
+        ht = zt if grad is None else zt * grad(z, h)
+        if self.idt is not None:
+            h, ht = h * self.idt, ht * self.idt
+        if self.skip == "same":
+            return x + h, xt + ht
+        if self.skip == "double":
+            return torch.cat([x, x], dim=-1) + h, torch.cat([xt, xt], dim=-1) + ht
+        return h, ht
+
     def extra_repr(self) -> str:
         return (f"{self.num_in} -> {self.num_out}, {self.activation_function}, "
                 f"skip={self.skip}, idt={self.idt is not None}")
@@ -174,6 +237,13 @@ class MLP(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def forward_tangent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, dy/dx) for a width-1 input ``... x 1``: both ``... x out``."""
+        xt = torch.ones_like(x)
+        for layer in self.layers:
+            x, xt = layer.forward_tangent(x, xt)
+        return x, xt
 
 
 class EmbeddingNet(MLP):

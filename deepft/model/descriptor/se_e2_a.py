@@ -35,14 +35,18 @@ from deepft.model.network import EmbeddingNet, derive_seed, get_dtype
 
 
 class PairGeometry:
-    """Neighbor displacements of one forward call (the trimmed neighbor slots).
+    """Neighbor displacements of one forward call (the trimmed neighbor slots) and what
+    :meth:`DescrptSeA.pair_gradient` needs.
 
     rij: ``nframes x nloc x nkeep x 3`` (Å, autograd-connected to coord and box);
-    nlist: ``nframes x nloc x nkeep`` int64 neighbor index or -1; mask: bool, nlist >= 0.
+    nlist: ``nframes x nloc x nkeep`` int64 neighbor index or -1; mask: bool, nlist >= 0;
+    em: env matrix attached to rij; tmat: T before the 1/nnei scaling (``nfl x 4 x M``);
+    blocks/groups: the embedding blocks (G, dG/dŝ) and their row grouping.
     """
 
     def __init__(self, rij: torch.Tensor, nlist: torch.Tensor, mask: torch.Tensor):
         self.rij, self.nlist, self.mask = rij, nlist, mask
+        self.em = self.tmat = self.blocks = self.groups = None
 
 
 class DescrptSeA(nn.Module):
@@ -146,57 +150,108 @@ class DescrptSeA(nn.Module):
         return self.compute(coord, box, atype, nlist_result)[0]
 
     def compute(self, coord, box, atype, nlist_result) -> tuple[torch.Tensor, PairGeometry]:
-        """(descriptor, pair geometry) — the geometry's ``rij`` is what forces derive from."""
+        """(descriptor, pair geometry); :meth:`pair_gradient` turns dE/dT into dE/dr_ij.
+
+        The environment matrix enters the nets detached from ``rij`` unless ``coord`` requires
+        grad (then every output stays differentiable w.r.t. positions, to all orders); the
+        force path uses forward-mode dG/ds, so training needs no double backward through the
+        embedding nets and no gradient ever flows into the (parameter-free) geometry.
+        """
         nf, nloc = coord.shape[:2]
         center_type = _center_types(atype, nf, nloc, coord.device)
         trim = _trim(nlist_result, self.sel, coord.device)
         rij = _displacements(coord, box, trim.nlist, trim.image)
-        if not rij.requires_grad:  # forces need dE/drij even when coord is a plain tensor
+        keep_graph = rij.requires_grad
+        if not keep_graph:  # forces need the env-matrix VJP even for a plain coord tensor
             rij.requires_grad_(True)
-        em = _ops.env_mat_se_a(rij.to(self.dtype), trim.mask, center_type, self.davg,
-                               self.dstd, self.rcut, self.rcut_smth)
+        em_att = _ops.env_mat_se_a(rij.to(self.dtype), trim.mask, center_type, self.davg,
+                                   self.dstd, self.rcut, self.rcut_smth)
         nfl = nf * nloc
-        em = em.reshape(nfl, -1, 4)  # nfl x nkeep x 4
+        em = em_att if keep_graph else em_att.detach()
         ct = center_type.reshape(nfl)
-        tmat = self._t_matrix(em, ct, trim.keep)  # nfl x 4 x M
+        groups = self._groups(ct)
+        em_rows = em.reshape(nfl, -1, 4)  # nfl x nkeep x 4
+        if groups.order is not None:
+            em_rows = em_rows.index_select(0, groups.order)
+        blocks = self._embed(em_rows, groups, trim.keep)
+        tmat = None
+        for blk in blocks:
+            part = torch.bmm(blk.env.transpose(1, 2), blk.g)  # rows x 4 x M
+            tmat = _place(tmat, part, blk.rows, nfl)
+        if tmat is None:
+            tmat = em_rows.new_zeros(nfl, 4, self.neuron[-1])
+        if groups.order is not None:
+            tmat = tmat.index_select(0, groups.inverse)
         tmat = self._add_padding(tmat, ct, trim.npad.reshape(nfl, self.ntypes))
-        tmat = tmat / self.nnei
-        desc = torch.bmm(tmat.transpose(1, 2), tmat[:, :, :self.axis_neuron])  # nfl x M x axis
-        return desc.reshape(nf, nloc, self.dim_out), PairGeometry(rij, trim.nlist, trim.mask)
+        if not tmat.requires_grad:  # frozen parameters: still need dE/dT for forces
+            tmat.requires_grad_(True)
+        scaled = tmat / self.nnei
+        desc = torch.bmm(scaled.transpose(1, 2), scaled[:, :, :self.axis_neuron])  # M x axis
+        geo = PairGeometry(rij, trim.nlist, trim.mask)
+        geo.em, geo.tmat, geo.blocks, geo.groups = em_att, tmat, blocks, groups
+        return desc.reshape(nf, nloc, self.dim_out), geo
 
-    def _t_matrix(self, em: torch.Tensor, ct: torch.Tensor, keep: list[int]) -> torch.Tensor:
-        """T = Σ_j R̂_jᵀ G_j (``nfl x 4 x M``) over the real/trimmed slots, per neighbor type."""
-        offsets = np.concatenate([[0], np.cumsum(keep)]).tolist()
+    def pair_gradient(self, energy: torch.Tensor, geo: PairGeometry,
+                      create_graph: bool) -> torch.Tensor:
+        """g = dE/dr_ij (``nframes x nloc x nkeep x 3``) for the scalar ``energy``.
+
+        With A = dE/dT (autograd through D and the fitting nets), per pair
+        dE/dR̂_j = A G_jᵀ + e0 (R̂_j · A G'_jᵀ), G' = dG/dŝ from the forward-mode pass; then
+        the env-matrix kernel's VJP maps dE/dR̂ to dE/dr_ij.
+        """
+        (amat,) = torch.autograd.grad(energy, geo.tmat, create_graph=create_graph)
+        if geo.groups.order is not None:
+            amat = amat.index_select(0, geo.groups.order)
+        grads = []  # per group: rows x nkeep x 4, blocks concatenated along the slots
+        for start, stop in geo.groups.ranges:
+            parts = []
+            for blk in geo.blocks:
+                if blk.rows != (start, stop):
+                    continue
+                a_t = amat[start:stop].transpose(1, 2)  # rows x M x 4
+                direct = torch.bmm(blk.g, a_t)  # rows x k x 4
+                through_s = (blk.env * torch.bmm(blk.gt, a_t)).sum(-1, keepdim=True)
+                parts.append(torch.cat([direct[..., :1] + through_s, direct[..., 1:]], -1))
+            if parts:
+                grads.append(torch.cat(parts, dim=1))
+        em = geo.em
+        if not grads:
+            g_em = torch.zeros_like(em)
+        else:
+            g_em = torch.cat(grads, dim=0) if len(grads) > 1 else grads[0]
+            if geo.groups.order is not None:
+                g_em = g_em.index_select(0, geo.groups.inverse)
+            g_em = g_em.reshape(em.shape)
+        (g_rij,) = torch.autograd.grad(em, geo.rij, g_em, create_graph=create_graph)
+        return g_rij
+
+    def _groups(self, ct: torch.Tensor) -> _Groups:
+        """Row groups sharing nets: all rows (type_one_side) or rows sorted by center type."""
+        nfl = ct.shape[0]
         if self.type_one_side:
-            tmat = None
+            return _Groups(None, None, [(0, nfl)], [None])
+        order = torch.argsort(ct, stable=True)
+        counts = torch.bincount(ct, minlength=self.ntypes).tolist()
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        ranges = [(bounds[t], bounds[t + 1]) for t in range(self.ntypes)]
+        return _Groups(order, torch.argsort(order), ranges, list(range(self.ntypes)))
+
+    def _embed(self, em_rows: torch.Tensor, groups: _Groups, keep: list[int]) -> list[_Block]:
+        """G and dG/dŝ of every (row group, neighbor type) block of kept slots."""
+        offsets = np.concatenate([[0], np.cumsum(keep)]).tolist()
+        blocks = []
+        for (start, stop), ti in zip(groups.ranges, groups.center, strict=True):
+            if stop == start:
+                continue
+            rows = em_rows[start:stop]
             for t in range(self.ntypes):
                 if keep[t] == 0:
                     continue
-                block = em[:, offsets[t]:offsets[t + 1], :]  # nfl x k_t x 4
-                gmat = self.embeddings[t](block[:, :, :1])  # nfl x k_t x M
-                part = torch.bmm(block.transpose(1, 2), gmat)  # nfl x 4 x M
-                tmat = part if tmat is None else tmat + part
-            if tmat is None:
-                tmat = em.new_zeros(em.shape[0], 4, self.neuron[-1])
-            return tmat
-        # one net per (center, neighbor) type: rows sorted by center type, processed by slices
-        order = torch.argsort(ct, stable=True)
-        counts = torch.bincount(ct, minlength=self.ntypes).tolist()
-        em_sorted = em.index_select(0, order)
-        parts, start = [], 0
-        for ti in range(self.ntypes):
-            rows = em_sorted[start:start + counts[ti]]
-            start += counts[ti]
-            acc = rows.new_zeros(rows.shape[0], 4, self.neuron[-1])
-            for t in range(self.ntypes):
-                if keep[t] == 0 or rows.shape[0] == 0:
-                    continue
-                block = rows[:, offsets[t]:offsets[t + 1], :]
-                gmat = self.embeddings[self.net_index(ti, t)](block[:, :, :1])
-                acc = acc + torch.bmm(block.transpose(1, 2), gmat)
-            parts.append(acc)
-        inverse = torch.argsort(order)
-        return torch.cat(parts, dim=0).index_select(0, inverse)
+                env = rows[:, offsets[t]:offsets[t + 1], :]  # rows x k_t x 4
+                net = self.embeddings[t if ti is None else self.net_index(ti, t)]
+                g, gt = net.forward_tangent(env[:, :, :1])  # rows x k_t x M (both)
+                blocks.append(_Block((start, stop), env, g, gt))
+        return blocks
 
     def _add_padding(self, tmat: torch.Tensor, ct: torch.Tensor,
                      npad: torch.Tensor) -> torch.Tensor:
@@ -273,6 +328,31 @@ class DescrptSeA(nn.Module):
         if self.type_one_side:
             return [(None, tj) for tj in range(ntypes)]
         return [(ti, tj) for ti in range(ntypes) for tj in range(ntypes)]
+
+
+class _Groups:
+    """Rows (atoms of all frames) that share embedding nets: ``ranges`` of rows in sorted order
+    (``order``/``inverse`` permutations, None = identity) with their center type (None = any)."""
+
+    def __init__(self, order, inverse, ranges, center):
+        self.order, self.inverse, self.ranges, self.center = order, inverse, ranges, center
+
+
+class _Block:
+    """One (row group, neighbor type) block: env rows ``rows x k x 4``, G and dG/dŝ."""
+
+    def __init__(self, rows: tuple[int, int], env, g, gt):
+        self.rows, self.env, self.g, self.gt = rows, env, g, gt
+
+
+def _place(total, part: torch.Tensor, rows: tuple[int, int], nfl: int):
+    """Accumulate a row-slice result into an ``nfl x ...`` total (None = zeros)."""
+    start, stop = rows
+    if start == 0 and stop == nfl:
+        return part if total is None else total + part
+    pad = [0, 0] * (part.dim() - 1) + [start, nfl - stop]
+    full = torch.nn.functional.pad(part, pad)
+    return full if total is None else total + full
 
 
 class _Trimmed:
