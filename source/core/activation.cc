@@ -27,13 +27,13 @@ Activation parse_activation(const std::string& name) {
 
 namespace {
 
-inline int64_t bits_of(double v) {
+inline __attribute__((always_inline)) int64_t bits_of(double v) {
   int64_t i;
   std::memcpy(&i, &v, sizeof(i));
   return i;
 }
 
-inline double from_bits(int64_t i) {
+inline __attribute__((always_inline)) double from_bits(int64_t i) {
   double v;
   std::memcpy(&v, &i, sizeof(v));
   return v;
@@ -43,7 +43,7 @@ inline double from_bits(int64_t i) {
 /// 20, where tanh is 1 to double precision), sign restored. expm1(y) = 2^k (p + 1) - 1 with
 /// y = k ln2 + r, |r| <= ln2 / 2 and p = expm1(r) from its Taylor series to r^13
 /// (truncation error < 5e-18).
-inline double tanh_kernel(double x) {
+inline __attribute__((always_inline)) double tanh_kernel(double x) {
   const double a = std::fabs(x);
   const double y = -2.0 * (a < 20.0 ? a : 20.0);
   constexpr double kShifter = 0x1.8p52;  // adding it rounds to an integer
@@ -71,7 +71,7 @@ inline double tanh_kernel(double x) {
 
 // act(z) and act'(z) for one value (T = float computes in double).
 template <Activation A>
-inline void act_value(double z, double& a, double& d) {
+inline __attribute__((always_inline)) void act_value(double z, double& a, double& d) {
   if constexpr (A == Activation::kTanh) {
     a = tanh_kernel(z);
     d = 1.0 - a * a;
@@ -94,26 +94,51 @@ inline void act_value(double z, double& a, double& d) {
   }
 }
 
-// a = act(acc + b) * idt, d = act'(..) * idt over one row of `out` values.
+// act over a flat array: y = act(z), d = act'(z) (z may alias y). One simple loop that the
+// compiler vectorizes well (branch-free act_value, no per-row setup).
 template <typename T, Activation A>
-inline void row_activate(int64_t out, const T* b, const T* idt, T* acc_y, T* d) {
-  for (int64_t k = 0; k < out; ++k) {
+inline __attribute__((always_inline)) void flat_activate(int64_t n, T* __restrict y, T* __restrict d) {
+  for (int64_t k = 0; k < n; ++k) {
     double a, dk;
-    act_value<A>(static_cast<double>(acc_y[k]) + static_cast<double>(b[k]), a, dk);
-    const double scale = idt != nullptr ? static_cast<double>(idt[k]) : 1.0;
-    acc_y[k] = static_cast<T>(a * scale);
-    if (d != nullptr) d[k] = static_cast<T>(dk * scale);
+    act_value<A>(static_cast<double>(y[k]), a, dk);
+    y[k] = static_cast<T>(a);
+    d[k] = static_cast<T>(dk);
   }
 }
 
 template <typename T, Activation A>
-inline void epilogue_rows(int64_t rows, int64_t in, int64_t out, const T* b, const T* idt,
+inline __attribute__((always_inline)) void flat_activate_value(int64_t n, T* __restrict y) {
+  for (int64_t k = 0; k < n; ++k) {
+    double a, dk;
+    act_value<A>(static_cast<double>(y[k]), a, dk);
+    y[k] = static_cast<T>(a);
+  }
+}
+
+// Three passes over [rows, out]: z = acc + b; (a, d) = act(z); a *= idt, d *= idt, y += x.
+template <typename T, Activation A>
+inline __attribute__((always_inline)) void epilogue_rows(int64_t rows, int64_t in, int64_t out, const T* b, const T* idt,
                           bool residual, const T* x, T* acc_y, T* d) {
   for (int64_t r = 0; r < rows; ++r) {
-    T* yr = acc_y + r * out;
-    row_activate<T, A>(out, b, idt, yr, d != nullptr ? d + r * out : nullptr);
+    T* __restrict yr = acc_y + r * out;
+    for (int64_t k = 0; k < out; ++k) yr[k] += b[k];
+  }
+  if (d != nullptr) {
+    flat_activate<T, A>(rows * out, acc_y, d);
+  } else {
+    flat_activate_value<T, A>(rows * out, acc_y);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict yr = acc_y + r * out;
+    if (idt != nullptr) {
+      for (int64_t k = 0; k < out; ++k) yr[k] *= idt[k];
+      if (d != nullptr) {
+        T* __restrict dr = d + r * out;
+        for (int64_t k = 0; k < out; ++k) dr[k] *= idt[k];
+      }
+    }
     if (!residual) continue;
-    const T* xr = x + r * in;
+    const T* __restrict xr = x + r * in;
     if (out == in) {
       for (int64_t k = 0; k < out; ++k) yr[k] += xr[k];
     } else if (out == 2 * in) {

@@ -5,7 +5,11 @@
 #include <vector>
 
 #ifdef DEEPFT_HAVE_OPENBLAS
-#include <cblas.h>  // the scipy-openblas32 header declares scipy_cblas_* (prefixed symbols)
+#include <dlfcn.h>
+
+#include <cstdlib>
+
+#include <cblas.h>  // scipy-openblas32: declares the prefixed scipy_cblas_* symbols
 #endif
 
 namespace deepft::blas {
@@ -56,7 +60,91 @@ void gemm_reference(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, T alpha, 
 #ifdef DEEPFT_HAVE_OPENBLAS
 
 namespace {
+
+// OpenBLAS is opened at run time (dlopen through this object's RUNPATH, see
+// source/core/CMakeLists.txt) rather than linked: a missing library then degrades to the plain
+// loops instead of failing to import, and deepft can choose the kernels of its own copy
+// (OpenBLAS picks them once, when loaded, from OPENBLAS_CORETYPE or the CPU):
+// DEEPFT_OPENBLAS_CORETYPE=SKYLAKEX (HASWELL, ZEN, ...) applies to deepft's copy only.
+using DgemmFn = decltype(&scipy_cblas_dgemm);
+using SgemmFn = decltype(&scipy_cblas_sgemm);
+using SetThreadsFn = decltype(&scipy_openblas_set_num_threads);
+using ConfigFn = decltype(&scipy_openblas_get_config);
+using CorenameFn = decltype(&scipy_openblas_get_corename);
+
+struct OpenBlas {
+  DgemmFn dgemm = nullptr;
+  SgemmFn sgemm = nullptr;
+  SetThreadsFn set_num_threads = nullptr;
+  std::string name;
+};
+
+/// Sets an environment variable for the lifetime of the object (value nullptr: no change).
+class EnvOverride {
+ public:
+  EnvOverride(const char* name, const char* value) : name_(name), active_(value != nullptr) {
+    if (!active_) return;
+    const char* old = std::getenv(name);
+    had_old_ = old != nullptr;
+    if (had_old_) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~EnvOverride() {
+    if (!active_) return;
+    if (had_old_) {
+      setenv(name_, old_.c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  EnvOverride(const EnvOverride&) = delete;
+  EnvOverride& operator=(const EnvOverride&) = delete;
+
+ private:
+  const char* name_;
+  bool active_;
+  bool had_old_ = false;
+  std::string old_;
+};
+
+OpenBlas load_openblas() {
+  OpenBlas ob;
+  // The core calls OpenBLAS from its own OpenMP threads, one product per thread: ask for a
+  // single-threaded library (no idle worker threads) and, if DEEPFT_OPENBLAS_CORETYPE is set,
+  // for those kernels; both variables are read by OpenBLAS when it loads, then restored.
+  const EnvOverride threads("OPENBLAS_NUM_THREADS", "1");
+  const char* core = std::getenv("DEEPFT_OPENBLAS_CORETYPE");
+  const EnvOverride coretype("OPENBLAS_CORETYPE", core);
+  void* handle = dlopen("libscipy_openblas.so", RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* err = dlerror();
+    ob.name = std::string("plain loops (libscipy_openblas.so could not be loaded: ") +
+              (err ? err : "?") + ")";
+    return ob;
+  }
+  ob.dgemm = reinterpret_cast<DgemmFn>(dlsym(handle, "scipy_cblas_dgemm"));
+  ob.sgemm = reinterpret_cast<SgemmFn>(dlsym(handle, "scipy_cblas_sgemm"));
+  ob.set_num_threads =
+      reinterpret_cast<SetThreadsFn>(dlsym(handle, "scipy_openblas_set_num_threads"));
+  auto config = reinterpret_cast<ConfigFn>(dlsym(handle, "scipy_openblas_get_config"));
+  if (ob.dgemm == nullptr || ob.sgemm == nullptr || ob.set_num_threads == nullptr) {
+    ob = OpenBlas{};
+    ob.name = "plain loops (libscipy_openblas.so lacks the cblas symbols)";
+    return ob;
+  }
+  auto corename = reinterpret_cast<CorenameFn>(dlsym(handle, "scipy_openblas_get_corename"));
+  ob.name = std::string("OpenBLAS (scipy-openblas32): ") + (config ? config() : "?") +
+            ", kernels " + (corename ? corename() : "?");
+  return ob;
+}
+
+const OpenBlas& openblas() {
+  static const OpenBlas ob = load_openblas();  // thread-safe one-time initialization
+  return ob;
+}
+
 CBLAS_TRANSPOSE to_cblas(Op op) { return op == Op::kN ? CblasNoTrans : CblasTrans; }
+
 }  // namespace
 
 template <>
@@ -64,29 +152,33 @@ void gemm<double>(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, double alph
                   const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
                   double* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  scipy_cblas_dgemm(CblasRowMajor, to_cblas(op_a), to_cblas(op_b), static_cast<blasint>(m),
-                    static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-                    static_cast<blasint>(ldc));
+  const OpenBlas& ob = openblas();
+  if (ob.dgemm == nullptr) {
+    return plain_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  ob.dgemm(CblasRowMajor, to_cblas(op_a), to_cblas(op_b), static_cast<blasint>(m),
+           static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda),
+           b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
 template <>
 void gemm<float>(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  scipy_cblas_sgemm(CblasRowMajor, to_cblas(op_a), to_cblas(op_b), static_cast<blasint>(m),
-                    static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-                    static_cast<blasint>(ldc));
+  const OpenBlas& ob = openblas();
+  if (ob.sgemm == nullptr) {
+    return plain_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  ob.sgemm(CblasRowMajor, to_cblas(op_a), to_cblas(op_b), static_cast<blasint>(m),
+           static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda),
+           b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
-const char* backend() {
-  static const std::string name = std::string("OpenBLAS (scipy-openblas32): ") +
-                                  scipy_openblas_get_config();
-  return name.c_str();
-}
+const char* backend() { return openblas().name.c_str(); }
 
-void set_blas_single_threaded() { scipy_openblas_set_num_threads(1); }
+void set_blas_single_threaded() {
+  if (openblas().set_num_threads != nullptr) openblas().set_num_threads(1);
+}
 
 #else  // plain loops
 

@@ -1,9 +1,12 @@
 // Dense matrix products of the inference core.
 //
 // With DEEPFT_HAVE_OPENBLAS (CMake found the scipy-openblas32 wheel) gemm() calls OpenBLAS'
-// cblas_{d,s}gemm (exported with the "scipy_" symbol prefix by that wheel). Without it a plain
-// cache-blocked loop is used: correct, but several times slower (CMake says so at configure
-// time). The core calls gemm() from inside its own OpenMP threads, so OpenBLAS is switched to
+// cblas_{d,s}gemm (exported with the "scipy_" symbol prefix by that wheel), opened at run time
+// from libscipy_openblas.so (its kernels follow OPENBLAS_CORETYPE or the CPU, unless
+// DEEPFT_OPENBLAS_CORETYPE names others for deepft's copy). Without it, or when the library
+// cannot be opened, a plain
+// blocked loop is used: correct, but several times slower (CMake says so at configure time,
+// backend() at run time). The core calls gemm() from inside its own OpenMP threads, so OpenBLAS is switched to
 // one thread per call (set_blas_single_threaded) when a model is loaded.
 #pragma once
 

@@ -38,6 +38,8 @@ void matmul(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc) {
       for (int64_t k = 0; k < l.in; ++k) s += xr[k] * w[k];
       acc[r] = s;
     }
+  } else if (packed_layers() && !l.packed.empty()) {
+    l.packed.multiply(x, rows, l.in, acc, l.out, false);
   } else {
     blas::gemm<T>(blas::Op::kN, blas::Op::kN, rows, l.out, l.in, T(1), x, l.in, w, l.out, T(0),
                   acc, l.out);
@@ -61,6 +63,8 @@ void matmul_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T*
       T* xr = gx + r * l.in;
       for (int64_t k = 0; k < l.in; ++k) xr[k] += g * w[k];
     }
+  } else if (packed_layers() && !l.packed_t.empty()) {
+    l.packed_t.multiply(gz, rows, l.out, gx, l.in, true);
   } else {
     blas::gemm<T>(blas::Op::kN, blas::Op::kT, rows, l.in, l.out, T(1), gz, l.out, w, l.out, T(1),
                   gx, l.in);

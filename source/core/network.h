@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "activation.h"
+#include "packed_gemm.h"
 
 namespace deepft {
 
@@ -24,6 +25,15 @@ struct DenseLayer {
   std::vector<T> idt;     ///< [out] timestep scale, or empty
   Activation act = Activation::kTanh;
   bool residual = true;   ///< skip connection when out == in or out == 2 in
+  PackedWeights<T> packed;    ///< matrix packed for x W (layers with in, out >= 2)
+  PackedWeights<T> packed_t;  ///< matrixᵀ packed for g Wᵀ (backward)
+
+  /// Fills packed / packed_t from matrix (call once the matrix is final).
+  void pack() {
+    if (in < 2 || out < 2) return;
+    packed = PackedWeights<T>(matrix.data(), in, out, false);
+    packed_t = PackedWeights<T>(matrix.data(), in, out, true);
+  }
 };
 
 /// Scratch memory of one thread, grown on demand and reused between calls.

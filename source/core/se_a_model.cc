@@ -119,6 +119,7 @@ Mlp<T> load_mlp(const ModelFile& file, const std::string& prefix, int64_t in_dim
     l.bias = file.tensor<T>(p + "bias", {l.out});
     if (file.has_tensor(p + "idt")) l.idt = file.tensor<T>(p + "idt", {l.out});
     l.act = act;
+    l.pack();
     net.layers.push_back(std::move(l));
     in_dim = net.layers.back().out;
   }
