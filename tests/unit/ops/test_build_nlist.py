@@ -174,3 +174,16 @@ def test_ghost_form_ilist_subset_and_bad_index():
     neighbors[3] = 12  # outside [0, nall)
     with pytest.raises(ValueError, match="outside"):
         core.format_nlist_from_full_list(pos, atype, 10, numneigh, neighbors, None, 100.0, sel)
+
+
+def test_exact_distance_ties_sorted_by_index_then_shift():
+    # integer lattice in an integer box: all arithmetic is exact, so the 6 nearest and the 12
+    # next-nearest neighbors tie exactly and the order is decided by (index, shift)
+    grid = np.stack(np.meshgrid(*[np.arange(3.0)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    cell = np.eye(3) * 3.0
+    atype = np.zeros(len(grid), dtype=np.int64)
+    res = build_nlist(grid[None], cell.reshape(1, 9), atype, 1.5, [20])
+    nlist, image, _ = formatted_oracle(grid, cell, True, atype, 1.5, [20])
+    np.testing.assert_array_equal(res.nlist[0], nlist)
+    np.testing.assert_array_equal(res.image[0], image)
+    assert (res.type_counts[0] == 18).all()
