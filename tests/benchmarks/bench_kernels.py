@@ -55,8 +55,23 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
 # ---- neighbor list ------------------------------------------------------------------------
 
 
+def interleaved_best(fns: dict, rounds: int) -> dict:
+    """Best time of each callable, timing them in alternation so that load from other processes
+    on the machine affects all of them alike. Returns {name: (seconds, last result)}."""
+    out = {name: (float("inf"), fn()) for name, fn in fns.items()}  # warm-up
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            result = fn()
+            dt = time.perf_counter() - t0
+            out[name] = (min(out[name][0], dt), result)
+    return out
+
+
 def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
     import deepft._core as core
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list as ase_nl
 
     import deepft
 
@@ -65,8 +80,6 @@ def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
         from vesin import NeighborList as VesinNL
     except ImportError:
         VesinNL = None
-    from ase import Atoms
-    from ase.neighborlist import neighbor_list as ase_nl
 
     print(f"\nNeighbor list, full list, rcut {RCUT} Å, 1 thread (best of {repeat}; ms per build)")
     header = f"{'atoms':>7} {'pairs':>10} {'deepft':>9} {'vesin':>9} {'ase':>9} " \
@@ -76,21 +89,21 @@ def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
     for replicas in (1, 2, 4, 8):
         coord, box, _ = water_box(replicas)
         n = len(coord)
-        reps = max(1, repeat // 4) if n > 50000 else repeat
-        t_d, (i, _, _) = best_time(
-            lambda c=coord, b=box: deepft.neighbor_list(c, b, True, RCUT), reps)
-        npairs = len(i)
-        t_v = t_a = float("nan")
+        fns = {"deepft": lambda c=coord, b=box: deepft.neighbor_list(c, b, True, RCUT)}
         if VesinNL is not None:
             vnl = VesinNL(cutoff=RCUT, full_list=True)
-            t_v, (vi, _, _) = best_time(
-                lambda v=vnl, c=coord, b=box: v.compute(c, b, periodic=True, quantities="ijS"),
-                reps)
-            assert len(vi) == npairs, f"vesin found {len(vi)} pairs, deepft {npairs}"
+            fns["vesin"] = lambda v=vnl, c=coord, b=box: v.compute(c, b, periodic=True,
+                                                                   quantities="ijS")
+        res = interleaved_best(fns, max(2, repeat // 3) if n > 50000 else repeat)
+        t_d, npairs = res["deepft"][0], len(res["deepft"][1][0])
+        t_v = t_a = float("nan")
+        if "vesin" in res:
+            t_v = res["vesin"][0]
+            assert len(res["vesin"][1][0]) == npairs, "vesin and deepft pair counts differ"
         if n <= ase_max_atoms:
             atoms = Atoms(numbers=np.ones(n, dtype=int), positions=coord, cell=box, pbc=True)
             t_a, (ai, _, _) = best_time(lambda a=atoms: ase_nl("ijS", a, RCUT),
-                                        1 if n > 5000 else reps)
+                                        1 if n > 5000 else repeat)
             assert len(ai) == npairs, f"ase found {len(ai)} pairs, deepft {npairs}"
         print(f"{n:>7} {npairs:>10} {t_d * 1e3:>9.2f} {t_v * 1e3:>9.2f} {t_a * 1e3:>9.1f} "
               f"{npairs / t_d / 1e6:>15.1f} {t_v / t_d:>8.2f}x {t_a / t_d:>7.0f}x")
