@@ -63,6 +63,10 @@ def single_point(env, data: Path, pair_args: str, elements: str = "O H", skin: f
             data=data, pair_args=pair_args, elements=elements, skin=skin, extra=extra))
         lmp.commands_string(PROBES + "\nrun 0\n")
         n = lmp.extract_global("nlocal")
+
+        def per_atom(compute_id, kind=LMP_TYPE_ARRAY):
+            return np.array(lmp.numpy.extract_compute(compute_id, LMP_STYLE_ATOM, kind)[:n])
+
         ids = np.array(lmp.numpy.extract_atom("id")[:n], dtype=np.int64)
         order = np.argsort(ids)
         nktv2p = lmp.extract_global("nktv2p")
@@ -74,8 +78,8 @@ def single_point(env, data: Path, pair_args: str, elements: str = "O H", skin: f
         w = w * volume / nktv2p  # pressure * V -> virial (eV)
         virial = np.array([w[0], w[3], w[4], w[3], w[1], w[5], w[4], w[5], w[2]])
         # stress/atom is -(per-atom virial) in pressure*volume units.
-        s6 = -np.array(lmp.numpy.extract_compute("s_atom", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:n]) / nktv2p
-        s9 = -np.array(lmp.numpy.extract_compute("cs_atom", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)[:n]) / nktv2p
+        s6 = -per_atom("s_atom") / nktv2p
+        s9 = -per_atom("cs_atom") / nktv2p
         # LAMMPS' tensor is the transpose of DeePMD-kit's (W_ab = sum r_a F_b vs F_a r_b):
         # centroid order xx yy zz xy xz yz yx zx zy -> deepft row-major
         v9 = s9[:, [0, 6, 7, 3, 1, 8, 4, 5, 2]]
@@ -83,8 +87,7 @@ def single_point(env, data: Path, pair_args: str, elements: str = "O H", skin: f
             energy=lmp.get_thermo("pe"),
             force=np.array(lmp.numpy.extract_atom("f")[:n])[order].copy(),
             virial=virial,
-            atom_energy=np.array(lmp.numpy.extract_compute("pe_atom", LMP_STYLE_ATOM,
-                                                           LMP_TYPE_VECTOR)[:n])[order].copy(),
+            atom_energy=per_atom("pe_atom", LMP_TYPE_VECTOR)[order].copy(),
             atom_virial6=s6[order].copy(),
             atom_virial9=v9[order].copy(),
             coord=np.array(lmp.numpy.extract_atom("x")[:n])[order].copy(),

@@ -24,7 +24,7 @@ DEFAULT_DATA = Path(
 
 
 def read_frame(system: Path, frame: int):
-    """Return (coord [natoms, 3] Å, box [3, 3] rows = lattice vectors Å, types [natoms], type_map)."""
+    """(coord [natoms, 3] Å, box [3, 3] rows = lattice vectors Å, types [natoms], type_map)."""
     types = np.loadtxt(system / "type.raw", dtype=int, ndmin=1)
     type_map = (system / "type_map.raw").read_text().split()
     coord = np.load(system / "set.000" / "coord.npy")[frame].reshape(-1, 3)
@@ -36,7 +36,7 @@ def data_file_text(coord, box, types, type_map, title="deepft water") -> str:
     """LAMMPS data file text for one configuration (see the module docstring)."""
     a, b, c = box
     if abs(a[1]) > 1e-12 or abs(a[2]) > 1e-12 or abs(b[2]) > 1e-12:
-        raise ValueError("box is not in LAMMPS form (a along x, b in the xy plane); rotate it first")
+        raise ValueError("box is not in LAMMPS form (a along x, b in the xy plane): rotate it")
     lines = [f"# {title}", "", f"{len(coord)} atoms", f"{len(type_map)} atom types", ""]
     lines += [f"0.0 {a[0]:.10f} xlo xhi", f"0.0 {b[1]:.10f} ylo yhi", f"0.0 {c[2]:.10f} zlo zhi"]
     if abs(b[0]) > 0 or abs(c[0]) > 0 or abs(c[1]) > 0:
@@ -44,9 +44,8 @@ def data_file_text(coord, box, types, type_map, title="deepft water") -> str:
     lines += ["", "Masses", ""]
     lines += [f"{k + 1} {MASSES.get(name, 1.0)}  # {name}" for k, name in enumerate(type_map)]
     lines += ["", "Atoms  # atomic", ""]
-    lines += [
-        f"{i + 1} {t + 1} {x:.10f} {y:.10f} {z:.10f}" for i, (t, (x, y, z)) in enumerate(zip(types, coord))
-    ]
+    lines += [f"{i + 1} {t + 1} {x:.10f} {y:.10f} {z:.10f}"
+              for i, (t, (x, y, z)) in enumerate(zip(types, coord, strict=True))]
     return "\n".join(lines) + "\n"
 
 
@@ -57,7 +56,8 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, default=HERE / "water.data")
     args = parser.parse_args()
     coord, box, types, type_map = read_frame(args.system, args.frame)
-    args.output.write_text(data_file_text(coord, box, types, type_map, f"{args.system.parent.name}/{args.system.name} frame {args.frame}"))
+    title = f"{args.system.parent.name}/{args.system.name} frame {args.frame}"
+    args.output.write_text(data_file_text(coord, box, types, type_map, title))
     print(f"wrote {args.output}: {len(coord)} atoms, types {type_map}")
 
 
