@@ -9,8 +9,8 @@
 
 #include "env_mat.h"
 #include "errors.h"
-#include "gemm.h"
 #include "network.h"
+#include "se_a_kernels.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -308,12 +308,9 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
         for (int64_t k = 0; k < 4 * m_; ++k) tm[k] += npad * pt[k];
       }
       if (r1 == r0) continue;
-      blas::gemm<T>(blas::Op::kT, blas::Op::kN, 4, m_, r1 - r0, inv, w.r.data() + r0 * 4, 4,
-                    w.g.data() + r0 * m_, m_, T(1), tm, m_);
+      se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_, inv, tm);
     }
-    // D [M, A] = Tᵀ T[:, :A]
-    blas::gemm<T>(blas::Op::kT, blas::Op::kN, m_, axis_, 4, T(1), tm, m_, tm, m_, T(0),
-                  w.d.data() + a * m_ * axis_, axis_);
+    se_a::descriptor<T>(m_, axis_, tm, w.d.data() + a * m_ * axis_);  // D = Tᵀ T[:, :A]
   }
 }
 
@@ -356,17 +353,12 @@ void SeAEvaluator<T>::embed_backward(int32_t ti, int64_t n, T* g_em,
     const T* tm = w.tmat.data() + a * 4 * m_;
     const T* gd = w.gd.data() + a * m_ * axis_;
     // dE/dT = (T< gDᵀ + [T gD, 0]) / Nc   (the 1/Nc of T = R̂ᵀG/Nc folded in)
-    blas::gemm<T>(blas::Op::kN, blas::Op::kT, 4, m_, axis_, inv, tm, m_, gd, axis_, T(0),
-                  w.gt.data(), m_);
-    blas::gemm<T>(blas::Op::kN, blas::Op::kN, 4, axis_, m_, inv, tm, m_, gd, axis_, T(1),
-                  w.gt.data(), m_);
+    se_a::descriptor_backward<T>(m_, axis_, tm, gd, inv, w.gt.data());
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
       const int64_t r0 = w.row_begin[tj * (n + 1) + a], r1 = w.row_begin[tj * (n + 1) + a + 1];
       if (r1 == r0) continue;
-      blas::gemm<T>(blas::Op::kN, blas::Op::kN, r1 - r0, m_, 4, T(1), w.r.data() + r0 * 4, 4,
-                    w.gt.data(), m_, T(0), w.gg.data() + r0 * m_, m_);
-      blas::gemm<T>(blas::Op::kN, blas::Op::kT, r1 - r0, 4, m_, T(1), w.g.data() + r0 * m_, m_,
-                    w.gt.data(), m_, T(0), w.gr.data() + r0 * 4, 4);
+      se_a::rows_backward<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_,
+                             w.gt.data(), w.gg.data() + r0 * m_, w.gr.data() + r0 * 4);
     }
   }
   for (int32_t tj = 0; tj < ntypes_; ++tj) {

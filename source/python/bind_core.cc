@@ -11,6 +11,7 @@
 #include "bindings.h"
 #include "deep_pot.h"
 #include "json.h"
+#include "packed_gemm.h"
 
 namespace py = pybind11;
 
@@ -146,6 +147,9 @@ void bind_core(py::module_& m) {
   sub.def("set_num_threads", &DeepPot::set_num_threads, py::arg("n"));
   sub.def("num_threads", &DeepPot::num_threads);
   sub.def("blas_backend", &DeepPot::blas_backend);
+  sub.def("set_packed_layers", &set_packed_layers, py::arg("on"),
+          "Network layers on the packed-weight kernel (True, default) or on OpenBLAS (False).");
+  sub.def("packed_layers", &packed_layers);
   sub.def("parse_json", [](const std::string& text) {
     try {
       return json_to_python(Json::parse(text));

@@ -1,0 +1,167 @@
+#include "se_a_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
+#define DEEPFT_MULTIVERSION \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DEEPFT_MULTIVERSION
+#endif
+#define DEEPFT_INLINE inline __attribute__((always_inline))
+
+namespace deepft::se_a {
+
+namespace {
+
+template <typename T>
+DEEPFT_INLINE void t_accumulate_impl(int64_t rows, int64_t m, const T* __restrict r,
+                                     const T* __restrict g, T scale, T* __restrict t) {
+  T* t0 = t;
+  T* t1 = t + m;
+  T* t2 = t + 2 * m;
+  T* t3 = t + 3 * m;
+  for (int64_t k = 0; k < rows; ++k) {
+    const T* gk = g + k * m;
+    const T r0 = scale * r[4 * k], r1 = scale * r[4 * k + 1];
+    const T r2 = scale * r[4 * k + 2], r3 = scale * r[4 * k + 3];
+    for (int64_t j = 0; j < m; ++j) {
+      const T v = gk[j];
+      t0[j] += r0 * v;
+      t1[j] += r1 * v;
+      t2[j] += r2 * v;
+      t3[j] += r3 * v;
+    }
+  }
+}
+
+template <typename T>
+DEEPFT_INLINE void descriptor_impl(int64_t m, int64_t a, const T* __restrict t, T* __restrict d) {
+  for (int64_t i = 0; i < m; ++i) {
+    const T c0 = t[i], c1 = t[m + i], c2 = t[2 * m + i], c3 = t[3 * m + i];
+    T* di = d + i * a;
+    for (int64_t j = 0; j < a; ++j) {
+      di[j] = c0 * t[j] + c1 * t[m + j] + c2 * t[2 * m + j] + c3 * t[3 * m + j];
+    }
+  }
+}
+
+template <typename T>
+DEEPFT_INLINE void descriptor_backward_impl(int64_t m, int64_t a, const T* __restrict t,
+                                            const T* __restrict gd, T scale, T* __restrict gt) {
+  // gt[c, i] = sum_j t[c, j] gd[i, j]                 (i < m, j < a)
+  for (int c = 0; c < 4; ++c) {
+    const T* tc = t + c * m;
+    T* gc = gt + c * m;
+    for (int64_t i = 0; i < m; ++i) {
+      const T* gdi = gd + i * a;
+      T s = 0;
+      for (int64_t j = 0; j < a; ++j) s += tc[j] * gdi[j];
+      gc[i] = scale * s;
+    }
+  }
+  // gt[c, j] += sum_i t[c, i] gd[i, j]                (j < a)
+  for (int c = 0; c < 4; ++c) {
+    const T* tc = t + c * m;
+    T acc[64];
+    for (int64_t j0 = 0; j0 < a; j0 += 64) {
+      const int64_t j1 = a - j0 < 64 ? a - j0 : 64;
+      for (int64_t j = 0; j < j1; ++j) acc[j] = 0;
+      for (int64_t i = 0; i < m; ++i) {
+        const T ti = tc[i];
+        const T* gdi = gd + i * a + j0;
+        for (int64_t j = 0; j < j1; ++j) acc[j] += ti * gdi[j];
+      }
+      for (int64_t j = 0; j < j1; ++j) gt[c * m + j0 + j] += scale * acc[j];
+    }
+  }
+}
+
+template <typename T>
+DEEPFT_INLINE void rows_backward_impl(int64_t rows, int64_t m, const T* __restrict r,
+                                      const T* __restrict g, const T* __restrict gt,
+                                      T* __restrict gg, T* __restrict gr) {
+  const T* g0 = gt;
+  const T* g1 = gt + m;
+  const T* g2 = gt + 2 * m;
+  const T* g3 = gt + 3 * m;
+  for (int64_t k = 0; k < rows; ++k) {
+    const T r0 = r[4 * k], r1 = r[4 * k + 1], r2 = r[4 * k + 2], r3 = r[4 * k + 3];
+    const T* gk = g + k * m;
+    T* ggk = gg + k * m;
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t j = 0; j < m; ++j) {
+      ggk[j] = r0 * g0[j] + r1 * g1[j] + r2 * g2[j] + r3 * g3[j];
+      const T v = gk[j];
+      s0 += v * g0[j];
+      s1 += v * g1[j];
+      s2 += v * g2[j];
+      s3 += v * g3[j];
+    }
+    gr[4 * k] = s0;
+    gr[4 * k + 1] = s1;
+    gr[4 * k + 2] = s2;
+    gr[4 * k + 3] = s3;
+  }
+}
+
+#define DEEPFT_SE_A_WRAPPERS(T, SUFFIX)                                                        \
+  DEEPFT_MULTIVERSION void t_accumulate_##SUFFIX(int64_t rows, int64_t m, const T* r,          \
+                                                 const T* g, T scale, T* t) {                  \
+    t_accumulate_impl<T>(rows, m, r, g, scale, t);                                             \
+  }                                                                                            \
+  DEEPFT_MULTIVERSION void descriptor_##SUFFIX(int64_t m, int64_t a, const T* t, T* d) {       \
+    descriptor_impl<T>(m, a, t, d);                                                            \
+  }                                                                                            \
+  DEEPFT_MULTIVERSION void descriptor_backward_##SUFFIX(int64_t m, int64_t a, const T* t,      \
+                                                        const T* gd, T scale, T* gt) {         \
+    descriptor_backward_impl<T>(m, a, t, gd, scale, gt);                                       \
+  }                                                                                            \
+  DEEPFT_MULTIVERSION void rows_backward_##SUFFIX(int64_t rows, int64_t m, const T* r,         \
+                                                  const T* g, const T* gt, T* gg, T* gr) {     \
+    rows_backward_impl<T>(rows, m, r, g, gt, gg, gr);                                          \
+  }
+
+DEEPFT_SE_A_WRAPPERS(double, d)
+DEEPFT_SE_A_WRAPPERS(float, f)
+
+}  // namespace
+
+template <>
+void t_accumulate<double>(int64_t rows, int64_t m, const double* r, const double* g,
+                          double scale, double* t) {
+  t_accumulate_d(rows, m, r, g, scale, t);
+}
+template <>
+void t_accumulate<float>(int64_t rows, int64_t m, const float* r, const float* g, float scale,
+                         float* t) {
+  t_accumulate_f(rows, m, r, g, scale, t);
+}
+template <>
+void descriptor<double>(int64_t m, int64_t a, const double* t, double* d) {
+  descriptor_d(m, a, t, d);
+}
+template <>
+void descriptor<float>(int64_t m, int64_t a, const float* t, float* d) {
+  descriptor_f(m, a, t, d);
+}
+template <>
+void descriptor_backward<double>(int64_t m, int64_t a, const double* t, const double* gd,
+                                 double scale, double* gt) {
+  descriptor_backward_d(m, a, t, gd, scale, gt);
+}
+template <>
+void descriptor_backward<float>(int64_t m, int64_t a, const float* t, const float* gd,
+                                float scale, float* gt) {
+  descriptor_backward_f(m, a, t, gd, scale, gt);
+}
+template <>
+void rows_backward<double>(int64_t rows, int64_t m, const double* r, const double* g,
+                           const double* gt, double* gg, double* gr) {
+  rows_backward_d(rows, m, r, g, gt, gg, gr);
+}
+template <>
+void rows_backward<float>(int64_t rows, int64_t m, const float* r, const float* g,
+                          const float* gt, float* gg, float* gr) {
+  rows_backward_f(rows, m, r, g, gt, gg, gr);
+}
+
+}  // namespace deepft::se_a
