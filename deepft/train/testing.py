@@ -32,11 +32,11 @@ class CheckpointEvaluator(Evaluator):
     def __init__(self, path: str, branch: str | None):
         import torch
 
-        from deepft.model import build_from_config
         from deepft.train.checkpoint import load_checkpoint
+        from deepft.train.finetune_methods import build_trained_model
 
         state = load_checkpoint(path)
-        model = build_from_config(state["config"])
+        model = build_trained_model(state["config"])
         model.load_state_dict(state["model"])
         model.eval()
         self.model = select_branch(model, branch, path)
