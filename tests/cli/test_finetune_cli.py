@@ -68,6 +68,9 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, shared_data, pretrained):
     assert any(k.endswith("lora_a") for k in a["model"])
     for key, value in a["model"].items():
         torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10, msg=key)
+    tested = run_deepft("test", "-m", "model.ckpt-6.pt", "-s",
+                        str(shared_data / "organic_nopbc" / "C4H3O1"), "-n", "2", cwd=two)
+    assert "Force" in tested.stdout and "RMSE" in tested.stdout
 
 
 def test_multitask_example_finetune_with_replay(tmp_path, shared_data, pretrained):
