@@ -109,46 +109,10 @@ void PairDeepFT::settings(int narg, char** arg) {
   int iarg = 0;
   std::vector<std::string> paths;
   while (iarg < narg && !is_keyword(arg[iarg])) paths.emplace_back(arg[iarg++]);
-  if (paths.empty()) error->all(FLERR, "pair_style deepft: the first argument must be a model file");
-
-  branch_.clear();
-  out_freq_ = 100;
-  out_file_ = "model_devi.out";
-  out_atomic_ = false;
-  rel_f_ = rel_v_ = -1;
-  auto need_value = [&](const char* key) {
-    if (iarg + 1 >= narg) error->all(FLERR, "pair_style deepft: keyword {} needs a value", key);
-    return arg[iarg + 1];
-  };
-  while (iarg < narg) {
-    const std::string key = arg[iarg];
-    if (key == "branch") {
-      branch_ = need_value("branch");
-      iarg += 2;
-    } else if (key == "out_freq") {
-      out_freq_ = utils::inumeric(FLERR, need_value("out_freq"), false, lmp);
-      if (out_freq_ < 0) error->all(FLERR, "pair_style deepft: out_freq must be >= 0");
-      iarg += 2;
-    } else if (key == "out_file") {
-      out_file_ = need_value("out_file");
-      iarg += 2;
-    } else if (key == "atomic") {
-      out_atomic_ = true;
-      iarg += 1;
-    } else if (key == "relative") {
-      rel_f_ = utils::numeric(FLERR, need_value("relative"), false, lmp) / (ener_unit_ / dist_unit_);
-      if (rel_f_ < 0) error->all(FLERR, "pair_style deepft: relative EPS must be >= 0");
-      iarg += 2;
-    } else if (key == "relative_v") {
-      rel_v_ = utils::numeric(FLERR, need_value("relative_v"), false, lmp) / ener_unit_;
-      if (rel_v_ < 0) error->all(FLERR, "pair_style deepft: relative_v EPS must be >= 0");
-      iarg += 2;
-    } else {
-      error->all(FLERR, "pair_style deepft: unknown argument '{}' (model files come first, then "
-                        "keywords branch, out_freq, out_file, atomic, relative, relative_v)", key);
-    }
+  if (paths.empty()) {
+    error->all(FLERR, "pair_style deepft: the first argument must be a model file");
   }
-
+  parse_keywords(narg - iarg, arg + iarg);
   load_models(paths);
   comm_reverse = 3 * static_cast<int>(models_.size());
   if (devi_fp_ != nullptr) {
@@ -156,11 +120,12 @@ void PairDeepFT::settings(int narg, char** arg) {
     devi_fp_ = nullptr;
   }
   last_devi_step_ = -1;
+  sel_warned_ = false;
   if (models_.size() > 1 && out_freq_ > 0) open_devi_file();
 
   if (comm->me == 0) {
     std::string info = fmt::format("deepft: {} model(s): {}\n", models_.size(), join(paths));
-    info += fmt::format("deepft: cutoff {} (model units: Å), type map of the first model: {}\n",
+    info += fmt::format("deepft: cutoff {} Å, type map of the first model: {}\n",
                         cutoff_ / dist_unit_, join(models_[0]->type_map()));
     if (models_.size() > 1 && out_freq_ > 0)
       info += fmt::format("deepft: model deviation every {} steps to {}\n", out_freq_, out_file_);
@@ -168,21 +133,76 @@ void PairDeepFT::settings(int narg, char** arg) {
   }
 }
 
+void PairDeepFT::parse_keywords(int narg, char** arg) {
+  branch_.clear();
+  out_freq_ = 100;
+  out_file_ = "model_devi.out";
+  out_atomic_ = false;
+  rel_f_ = rel_v_ = -1;
+  int iarg = 0;
+  auto value = [&](const char* key) {
+    if (iarg + 1 >= narg) error->all(FLERR, "pair_style deepft: keyword {} needs a value", key);
+    return arg[iarg + 1];
+  };
+  auto non_negative = [&](const char* key) {
+    const double v = utils::numeric(FLERR, value(key), false, lmp);
+    if (v < 0) error->all(FLERR, "pair_style deepft: {} must be >= 0", key);
+    return v;
+  };
+  while (iarg < narg) {
+    const std::string key = arg[iarg];
+    if (key == "atomic") {
+      out_atomic_ = true;
+      iarg += 1;
+      continue;
+    }
+    if (key == "branch") {
+      branch_ = value("branch");
+    } else if (key == "out_freq") {
+      out_freq_ = utils::inumeric(FLERR, value("out_freq"), false, lmp);
+      if (out_freq_ < 0) error->all(FLERR, "pair_style deepft: out_freq must be >= 0");
+    } else if (key == "out_file") {
+      out_file_ = value("out_file");
+    } else if (key == "relative") {
+      rel_f_ = non_negative("relative") / (ener_unit_ / dist_unit_);  // -> eV/Å
+    } else if (key == "relative_v") {
+      rel_v_ = non_negative("relative_v") / ener_unit_;  // -> eV
+    } else {
+      error->all(FLERR, "pair_style deepft: unknown argument '{}' (model files come first, then "
+                        "keywords branch, out_freq, out_file, atomic, relative, relative_v)", key);
+    }
+    iarg += 2;
+  }
+}
+
+void PairDeepFT::fail_collectively(const std::string& msg) {
+  // error->all must be called by every rank, error->one by any: when only some ranks failed
+  // (say, a file system visible to some nodes only), those abort the run.
+  int bad = msg.empty() ? 0 : 1, all_bad = 0, any_bad = 0;
+  MPI_Allreduce(&bad, &all_bad, 1, MPI_INT, MPI_MIN, world);
+  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
+  if (all_bad) error->all(FLERR, msg);
+  if (bad) error->one(FLERR, msg);
+  if (any_bad) MPI_Barrier(world);  // wait for the abort
+}
+
 void PairDeepFT::load_models(const std::vector<std::string>& paths) {
   models_.clear();
   model_paths_ = paths;
   cutoff_ = 0;
   for (const auto& path : paths) {
-    // Check on every rank: an error on one rank only would hang the others.
+    std::string msg;
     if (!platform::file_is_readable(path)) {
-      error->all(FLERR, "pair_style deepft: cannot read model file '{}' (no such file or not "
+      msg = fmt::format("pair_style deepft: cannot read model file '{}' (no such file or not "
                         "readable); freeze one with `deepft freeze -o {}`", path, path);
+    } else {
+      try {
+        models_.emplace_back(new deepft::DeepPot(path, branch_));
+      } catch (const std::exception& e) {
+        msg = fmt::format("pair_style deepft: cannot load model file '{}': {}", path, e.what());
+      }
     }
-    try {
-      models_.emplace_back(new deepft::DeepPot(path, branch_));
-    } catch (const std::exception& e) {
-      error->all(FLERR, "pair_style deepft: cannot load model file '{}': {}", path, e.what());
-    }
+    fail_collectively(msg);
     cutoff_ = std::max(cutoff_, models_.back()->cutoff() * dist_unit_);
   }
   type_idx_.assign(models_.size(), {});
@@ -327,7 +347,8 @@ const deepft::NeighborListView& PairDeepFT::list_view() {
   for (int ii = 0; ii < inum; ++ii) {
     const int i = list->ilist[ii];
     offset[i] = masked_.size();
-    for (int jj = 0; jj < list->numneigh[i]; ++jj) masked_.push_back(list->firstneigh[i][jj] & NEIGHMASK);
+    const int* js = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) masked_.push_back(js[jj] & NEIGHMASK);
   }
   for (int ii = 0; ii < inum; ++ii) {
     const int i = list->ilist[ii];

@@ -46,7 +46,10 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   };
 
   void allocate();
+  void parse_keywords(int narg, char** arg);
   void load_models(const std::vector<std::string>& paths);
+  // error->all when every rank has a message, error->one on the ranks that have one.
+  void fail_collectively(const std::string& msg);
   void eval_model(size_t k, const std::vector<double>& coord, const std::vector<int>& types,
                   bool atomic, Eval& out);
   const deepft::NeighborListView& list_view();
@@ -73,12 +76,12 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   FILE* devi_fp_ = nullptr;
   long long last_devi_step_ = -1;
   bool sel_warned_ = false;
-  std::vector<Eval> devi_evals_;
+  std::vector<Eval> devi_evals_;  // per model at output steps (ghost forces summed to owners)
 
   deepft::DeepPotOutput result_;  // reused across calls
   deepft::NeighborListView view_;
   std::vector<int> masked_;               // neighbor indices without special-bond bits
-  std::vector<const int*> masked_first_;  // [nlocal] rows into masked_  // per model, at output steps (forces reverse-communicated)
+  std::vector<const int*> masked_first_;  // [nlocal] rows into masked_
 };
 
 }  // namespace deepft_lmp
