@@ -170,3 +170,40 @@ def test_sel_overflow_is_reported(lmp_env, tmp_path):
     log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_DATA}\n"
                            f"pair_style deepft {model}\npair_coeff * * O H\nrun 2\n", tmp_path)
     assert log.count("keeps sel = 5") == 1 and "O neighbors within the cutoff" in log, log
+
+
+def test_special_bonds_do_not_change_the_model(lmp_env, models, tmp_path):
+    """Water as a bonded system (O-H bonds, special_bonds 0.5): LAMMPS marks bonded neighbors
+    with special bits in the neighbor list; deepft must still see every neighbor."""
+    lines = WATER_DATA.read_text().splitlines()
+    start = lines.index("Atoms  # atomic") + 2
+    atoms = [line.split() for line in lines[start:start + 192]]
+    xyz = np.array([[float(v) for v in a[2:5]] for a in atoms])
+    box = float(lines[5].split()[1])
+    oxygens = [i for i, a in enumerate(atoms) if a[1] == "1"]
+    bonds = []
+    for i, a in enumerate(atoms):
+        if a[1] == "2":
+            d = xyz[oxygens] - xyz[i]
+            d -= box * np.round(d / box)
+            bonds.append((oxygens[int(np.argmin((d ** 2).sum(1)))] + 1, i + 1))
+    head = lines[:start - 2]
+    head.insert(4, f"{len(bonds)} bonds\n1 bond types")
+    body = ["Atoms  # bond", ""] + [f"{a[0]} 1 {a[1]} {a[2]} {a[3]} {a[4]}" for a in atoms]
+    body += ["", "Bonds", ""] + [f"{k + 1} 1 {o} {h}" for k, (o, h) in enumerate(bonds)]
+    data = tmp_path / "bonded.data"
+    data.write_text("\n".join(head + body) + "\n")
+    ref = single_point(lmp_env, WATER_DATA, str(models["m1"]))
+    lmp = lmp_env.lammps()
+    try:
+        lmp.commands_string(f"units metal\natom_style bond\nbond_style zero\nread_data {data}\n"
+                            "bond_coeff 1\nspecial_bonds lj 0.5 0.5 0.5\n"
+                            f"pair_style deepft {models['m1']}\npair_coeff * * O H\nrun 0\n")
+        energy = lmp.get_thermo("pe")
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id")[:n])
+        force = np.array(lmp.numpy.extract_atom("f")[:n])[np.argsort(ids)]
+    finally:
+        lmp.close()
+    assert abs(energy - ref.energy) <= STRICT * abs(ref.energy)
+    assert_close("forces", "special bonds", force, ref.force)
