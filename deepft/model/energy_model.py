@@ -77,7 +77,9 @@ class EnergyModel(nn.Module):
         nf, nloc = coord.shape[:2]
         if nlist is None:
             nlist = self.build_nlist(coord, box, atype)
-        create_graph = self.training and torch.is_grad_enabled()
+        wants_positions = coord.requires_grad or (box is not None and box.requires_grad)
+        # keep the graph to train on forces, or when the caller differentiates w.r.t. positions
+        create_graph = (self.training or wants_positions) and torch.is_grad_enabled()
         with torch.enable_grad():
             desc, geo = self.descriptor.compute(coord, box, atype, nlist)
             at = torch.as_tensor(atype, device=coord.device).to(torch.int64)

@@ -176,15 +176,17 @@ class Layer(nn.Module):
             return torch.cat([x, x], dim=-1) + h
         return h
 
-    def forward_tangent(self, x: torch.Tensor, xt: torch.Tensor
+    def forward_tangent(self, x: torch.Tensor, xt: torch.Tensor, fused: bool = True
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, dy/ds) given x and its derivative xt = dx/ds w.r.t. one scalar s per row.
 
         Forward-mode differentiation of the layer (same shapes as forward); used by the
         descriptor to get dG/ds together with G, so forces need no backward pass through the
-        embedding net and force losses need only a first-order backward.
+        embedding net and force losses need only a first-order backward. ``fused`` (tanh
+        only) uses the hand-written autograd Function of deepft.model.tangent, whose backward
+        is first order; pass False when higher derivatives through this layer are needed.
         """
-        if self.activation_function == "tanh":
+        if fused and self.activation_function == "tanh":
             from deepft.model.tangent import tanh_tangent
 
             return tanh_tangent(self, x, xt)
@@ -238,11 +240,13 @@ class MLP(nn.Module):
             x = layer(x)
         return x
 
-    def forward_tangent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(y, dy/dx) for a width-1 input ``... x 1``: both ``... x out``."""
+    def forward_tangent(self, x: torch.Tensor, fused: bool = True
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, dy/dx) for a width-1 input ``... x 1``: both ``... x out`` (see
+        :meth:`Layer.forward_tangent` for ``fused``)."""
         xt = torch.ones_like(x)
         for layer in self.layers:
-            x, xt = layer.forward_tangent(x, xt)
+            x, xt = layer.forward_tangent(x, xt, fused)
         return x, xt
 
 

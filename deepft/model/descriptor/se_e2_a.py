@@ -173,7 +173,8 @@ class DescrptSeA(nn.Module):
         em_rows = em.reshape(nfl, -1, 4)  # nfl x nkeep x 4
         if groups.order is not None:
             em_rows = em_rows.index_select(0, groups.order)
-        blocks = self._embed(em_rows, groups, trim.keep)
+        # fused first-order layers, unless positions need higher derivatives
+        blocks = self._embed(em_rows, groups, trim.keep, fused=not keep_graph)
         tmat = None
         for blk in blocks:
             part = torch.bmm(blk.env.transpose(1, 2), blk.g)  # rows x 4 x M
@@ -236,7 +237,8 @@ class DescrptSeA(nn.Module):
         ranges = [(bounds[t], bounds[t + 1]) for t in range(self.ntypes)]
         return _Groups(order, torch.argsort(order), ranges, list(range(self.ntypes)))
 
-    def _embed(self, em_rows: torch.Tensor, groups: _Groups, keep: list[int]) -> list[_Block]:
+    def _embed(self, em_rows: torch.Tensor, groups: _Groups, keep: list[int],
+               fused: bool) -> list[_Block]:
         """G and dG/dŝ of every (row group, neighbor type) block of kept slots."""
         offsets = np.concatenate([[0], np.cumsum(keep)]).tolist()
         blocks = []
@@ -249,7 +251,7 @@ class DescrptSeA(nn.Module):
                     continue
                 env = rows[:, offsets[t]:offsets[t + 1], :]  # rows x k_t x 4
                 net = self.embeddings[t if ti is None else self.net_index(ti, t)]
-                g, gt = net.forward_tangent(env[:, :, :1])  # rows x k_t x M (both)
+                g, gt = net.forward_tangent(env[:, :, :1], fused)  # rows x k_t x M (both)
                 blocks.append(_Block((start, stop), env, g, gt))
         return blocks
 

@@ -113,3 +113,28 @@ def test_build_errors_and_helpers():
     model = build_model(small_model_cfg(("O", "H")))
     assert model.get_type_map() == ["O", "H"] and model.get_rcut() == 4.0
     assert model.get_sel() == [20, 40]
+
+
+def test_positions_requiring_grad_keep_full_graph(make_model, water):
+    """With coord.requires_grad the energy is differentiable w.r.t. positions and its gradient
+    is minus the returned force; the force is differentiable too (Hessian-vector product)."""
+    model = make_model().eval()
+    coord, box, atype = water
+    coord = coord[:1].clone().requires_grad_(True)
+    out = model(coord, box[:1], atype)
+    (grad,) = torch.autograd.grad(out["energy"].sum(), coord, create_graph=True)
+    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=STRICT)
+    v = torch.randn_like(coord)
+    (hv,) = torch.autograd.grad((out["force"] * v).sum(), coord, retain_graph=True)
+    (hv_ref,) = torch.autograd.grad((-grad * v).sum(), coord)
+    torch.testing.assert_close(hv, hv_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
+def test_other_activations_forces_match_energy_gradient(activation, organic):
+    model = build_model(small_model_cfg(("O", "H", "C"), activation=activation)).eval()
+    coord, _, atype = organic
+    coord = coord[:1].clone().requires_grad_(True)
+    out = model(coord, None, atype)
+    (grad,) = torch.autograd.grad(out["energy"].sum(), coord)
+    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=STRICT, msg=activation)

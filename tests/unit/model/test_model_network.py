@@ -100,3 +100,43 @@ def test_float32_precision():
     # same draws, rounded to float32
     torch.testing.assert_close(net.layers[1].matrix, ref.layers[1].matrix.float())
     assert net(torch.randn(3, 1)).dtype == torch.float32
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # emitted inside torch.func
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "relu", "silu", "linear"])
+@pytest.mark.parametrize("nin,nout", [(1, 4), (1, 2), (4, 4), (4, 8), (4, 3)])
+def test_forward_tangent_equals_jvp(activation, nin, nout):
+    """(y, dy/ds) of the forward-mode pass = torch.func.jvp of the plain forward."""
+    layer = Layer(nin, nout, activation_function=activation, resnet_dt=True, seed=nin + nout)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(6, nin, dtype=torch.float64, generator=gen)
+    xt = torch.randn(6, nin, dtype=torch.float64, generator=gen)
+    y, yt = layer.forward_tangent(x, xt)
+    y_ref, yt_ref = torch.func.jvp(layer, (x,), (xt,))
+    torch.testing.assert_close(y, y_ref, rtol=STRICT, atol=STRICT, msg=activation)
+    torch.testing.assert_close(yt, yt_ref, rtol=STRICT, atol=STRICT, msg=activation)
+
+
+@pytest.mark.parametrize("nin,nout,resnet_dt", [(1, 4, False), (4, 4, True), (4, 8, True),
+                                                (5, 3, False)])
+def test_tanh_tangent_layer_gradcheck(nin, nout, resnet_dt):
+    from deepft.model.tangent import TanhTangentLayer
+
+    layer = Layer(nin, nout, resnet_dt=resnet_dt, seed=1)
+    x = torch.randn(5, nin, dtype=torch.float64, requires_grad=True)
+    xt = torch.randn(5, nin, dtype=torch.float64, requires_grad=True)
+    params = [layer.matrix, layer.bias] + ([layer.idt] if layer.idt is not None else [])
+
+    def fn(x, xt, w, b, *idt):
+        return TanhTangentLayer.apply(x, xt, w, b, idt[0] if idt else None, layer.skip)
+
+    assert torch.autograd.gradcheck(fn, (x, xt, *params))
+
+
+def test_embedding_net_tangent_matches_autograd():
+    net = EmbeddingNet([4, 8, 8], resnet_dt=True, seed=9)
+    s = torch.linspace(-2, 3, 11, dtype=torch.float64).reshape(11, 1).requires_grad_()
+    g, gt = net.forward_tangent(s)
+    torch.testing.assert_close(g, net(s), rtol=STRICT, atol=STRICT)
+    jac = torch.stack([torch.autograd.grad(net(s)[:, m].sum(), s)[0][:, 0] for m in range(8)], 1)
+    torch.testing.assert_close(gt, jac, rtol=STRICT, atol=STRICT)
