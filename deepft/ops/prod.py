@@ -30,7 +30,7 @@ def prod_force(grad_rij, nlist, nall: int):
         import torch
 
         out = _core.prod_force(grad_rij.detach().cpu().numpy(),
-                               nlist.cpu().numpy().astype(np.int64), int(nall))
+                               np.asarray(nlist.cpu().numpy(), dtype=np.int64), int(nall))
         return torch.from_numpy(out)
     return _core.prod_force(np.asarray(grad_rij), np.asarray(nlist, dtype=np.int64), int(nall))
 
@@ -50,7 +50,7 @@ def prod_virial(grad_rij, rij, nlist, nall: int, atomic: bool = False):
         import torch
 
         out = _core.prod_virial(grad_rij.detach().cpu().numpy(), rij.detach().cpu().numpy(),
-                                nlist.cpu().numpy().astype(np.int64), int(nall), atomic)
+                                np.asarray(nlist.cpu().numpy(), dtype=np.int64), int(nall), atomic)
         if atomic:
             return torch.from_numpy(out[0]), torch.from_numpy(out[1])
         return torch.from_numpy(out)
