@@ -147,5 +147,6 @@ class DeepPot:
         bad = np.nonzero((at < low) | (at >= self.ntypes))[0]
         if bad.size:
             raise InputError(f"atom {int(bad[0])} has type {int(at[bad[0]])}, outside "
-                             f"[0, {self.ntypes})", hint=f"types index the type map {self.type_map}")
+                             f"[0, {self.ntypes})",
+                             hint=f"types index the type map {self.type_map}")
         return np.ascontiguousarray(at, dtype=np.int32)

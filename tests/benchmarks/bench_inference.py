@@ -93,11 +93,12 @@ def real_neighbors(coord, box, atype) -> float:
 def flops_per_atom(neighbors: float) -> float:
     """Multiply-adds x 2 of one atom's energy and its gradient (input gradients only)."""
     widths = [1, *EMBED]
-    embed = sum(2 * a * b for a, b in zip(widths[:-1], widths[1:]))  # one neighbor, forward
+    # one neighbor, forward
+    embed = sum(2 * a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     m = EMBED[-1]
     pair = 2 * embed + 3 * 8 * m  # embedding fwd + bwd, T = R^T G and its two gradients
     fit_w = [m * AXIS, *FIT, 1]
-    fit = sum(2 * a * b for a, b in zip(fit_w[:-1], fit_w[1:]))
+    fit = sum(2 * a * b for a, b in zip(fit_w[:-1], fit_w[1:], strict=True))
     atom = 2 * fit + 3 * 8 * m * AXIS  # fitting fwd + bwd, D = T^T T< and its gradient
     return neighbors * pair + atom
 

@@ -42,7 +42,7 @@ def samples(systems):
 
 def core_predict(path, coord, box, atype, branch=None) -> dict:
     out = DeepPot(path, branch=branch).eval(coord, box, atype, atomic=True)
-    return dict(zip(KEYS, out))
+    return dict(zip(KEYS, out, strict=True))
 
 
 def assert_agree(got: dict, want: dict, atol: float, case: str) -> None:

@@ -41,7 +41,7 @@ def write_model(path, *, type_map=("O", "H"), sel=(24, 48), rcut=4.0, rcut_smth=
     fit = {"type": "ener", "neuron": list(fitting), "resnet_dt": True,
            "activation_function": activation, "precision": precision}
     multi = len(branches) > 1
-    dp = "branches.%s.descriptor." % branches[0] if multi else "descriptor."
+    dp = f"branches.{branches[0]}.descriptor." if multi else "descriptor."
     davg = np.zeros((nt, 4))
     davg[:, 0] = rng.uniform(0.1, 0.3, nt)
     dstd = np.ones((nt, 4))

@@ -60,7 +60,7 @@ def test_batch_equals_single_frames(model, frames):
     batch = dp.eval(coords, boxes, types, atomic=True)
     for k in range(len(coords)):
         single = dp.eval(coords[k], boxes[k], types, atomic=True)  # [natoms, 3], [9]
-        for b, s, name in zip(batch, single, ["e", "f", "v", "ae", "av"]):
+        for b, s, name in zip(batch, single, ["e", "f", "v", "ae", "av"], strict=True):
             np.testing.assert_allclose(b[k], s[0], rtol=0, atol=STRICT, err_msg=name)
 
 
@@ -93,7 +93,7 @@ def test_thread_count_does_not_change_results(model, frames):
         two = dp.eval(coords, boxes, types, atomic=True)
     finally:
         _core.infer.set_num_threads(old)
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
@@ -106,7 +106,7 @@ def test_packed_kernel_equals_openblas_layers(model, frames):
         blas = dp.eval(coords, boxes, types, atomic=True)
     finally:
         _core.infer.set_packed_layers(True)
-    for a, b in zip(packed, blas):
+    for a, b in zip(packed, blas, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=STRICT)
 
 

@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-
 from deepft._core import infer as core
 
 VALID = [
