@@ -21,11 +21,19 @@ log = logging.getLogger("deepft.train")
 
 
 def train_command(args) -> int:
+    from deepft.config import load_input, normalize
+    from deepft.train.setup import build_tasks
+
+    cfg = normalize(load_input(args.INPUT), source=args.INPUT)
+    restart = args.restart or cfg["training"].get("restart")
+    # without a restart the data is read before torch is imported: bad input fails fast
+    tasks = None if restart else build_tasks(cfg)
+
     from deepft.train.distributed import init_distributed, shutdown
 
     info = init_distributed()
     try:
-        return run_training(args, info)
+        return run_training(args, info, cfg, restart, tasks)
     finally:
         shutdown(info)
 
@@ -42,10 +50,12 @@ def find_restart(restart: str | None, cfg: dict) -> dict | None:
     return load_checkpoint(restart) if restart else None
 
 
-def run_training(args, info) -> int:
+def run_training(args, info, cfg: dict, restart: str | None, tasks: dict | None) -> int:
+    """Everything after the input checks; ``tasks`` is None when a restart may change the
+    model section (and so the type map the data is read with)."""
     import torch
 
-    from deepft.config import load_input, normalize, write_normalized
+    from deepft.config import write_normalized
     from deepft.train.checkpoint import load_checkpoint
     from deepft.train.distributed import distribute_batches, global_batch_config, run_on_main
     from deepft.train.finetune_methods import build_trained_model
@@ -53,16 +63,14 @@ def run_training(args, info) -> int:
     from deepft.train.statistics import compute_statistics
     from deepft.train.trainer import Trainer
 
-    raw = load_input(args.INPUT)
-    cfg = normalize(raw, source=args.INPUT)
-    restart = args.restart or cfg["training"].get("restart")
     restart_state = run_on_main(info, lambda: find_restart(restart, cfg))
     if restart_state is not None:
         # continue the same model: its (resolved) model section wins over the input's
         cfg["model"] = restart_state["config"]["model"]
 
     torch.manual_seed(int(cfg["training"].get("seed") or 0))
-    tasks = build_tasks(cfg)
+    if tasks is None:
+        tasks = build_tasks(cfg)
     distribute_batches(cfg, tasks, info)
     if restart_state is None and not args.init_model:
         def resolve():
