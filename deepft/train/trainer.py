@@ -168,8 +168,11 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
             self.optimizer.step()
         self.step += 1
-        if self.tensorboard and self.step % self.tensorboard.freq == 0:
-            self.tensorboard.write(self.step, branch, metrics, lr, self.multitask)
+        tb_freq = max(1, int(self.tr.get("tensorboard_freq", 1)))
+        if self.tr.get("tensorboard") and self.step % tb_freq == 0:
+            reduced = self.dist.reduce_rmse(metrics, self.local_frames)  # every rank
+            if self.tensorboard:
+                self.tensorboard.write(self.step, branch, reduced, lr, self.multitask)
         return branch, metrics, lr
 
     def optimizer_params(self):
