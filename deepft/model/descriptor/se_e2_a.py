@@ -232,7 +232,7 @@ class DescrptSeA(nn.Module):
         if self.type_one_side:
             return _Groups(None, None, [(0, nfl)], [None])
         order = torch.argsort(ct, stable=True)
-        counts = torch.bincount(ct, minlength=self.ntypes).tolist()
+        counts = np.bincount(ct.cpu().numpy(), minlength=self.ntypes).tolist()  # tiny: no threads
         bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
         ranges = [(bounds[t], bounds[t + 1]) for t in range(self.ntypes)]
         return _Groups(order, torch.argsort(order), ranges, list(range(self.ntypes)))
