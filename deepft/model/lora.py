@@ -1,8 +1,8 @@
 """LoRA adapters on :class:`~deepft.model.network.Layer` (low-rank fine-tuning).
 
 A wrapped layer uses ``W_eff = matrix + (alpha / rank) * lora_a @ lora_b`` with ``lora_a``
-(``in x rank``) drawn from N(0, 1/sqrt(in)) ... times ``init_scale`` and ``lora_b`` (``rank x
-out``) zero, so at step 0 the model is exactly the base model. The base ``matrix``/``bias``/
+(``in x rank``) drawn from N(0, (init_scale / sqrt(in))²) and ``lora_b`` (``rank x out``) zero,
+so at step 0 the model is exactly the base model. The base ``matrix``/``bias``/
 ``idt`` keep their names (and are frozen by :func:`apply_lora` unless asked otherwise), so the
 state dict gains only ``lora_a``/``lora_b`` entries. :func:`merge_lora` folds the update into
 plain Layers, giving a model with the original tensor names that a frozen model file can hold.
@@ -54,8 +54,8 @@ class LoRALayer(Layer):
         return torch.addmm(self.matrix, self.lora_a, self.lora_b, alpha=self.scale)
 
     def merge(self) -> Layer:
-        """A plain Layer with ``matrix = W_eff`` (same bias/idt values, trainable as the base
-        was before wrapping is not tracked: all merged parameters are trainable)."""
+        """A plain Layer with ``matrix = W_eff`` and copies of bias/idt; all its parameters are
+        trainable (the frozen state of the base is not carried over)."""
         layer = Layer.__new__(Layer)
         nn.Module.__init__(layer)
         for name in ("num_in", "num_out", "activation_function", "activate", "resnet", "skip",
