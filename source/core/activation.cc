@@ -148,6 +148,63 @@ inline __attribute__((always_inline)) void epilogue_rows(int64_t rows, int64_t i
   }
 }
 
+// Forward-mode (tangent) epilogue: the value half as epilogue_rows, and the tangent half
+//   t = act'(z) * idt * acc_t + (skip connection of the input tangent xt)
+template <typename T, Activation A>
+inline __attribute__((always_inline)) void tangent_rows(int64_t rows, int64_t in, int64_t out,
+                                                        const T* b, const T* idt, bool residual,
+                                                        const T* xy, const T* xt, T* acc_y,
+                                                        T* acc_t) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict yr = acc_y + r * out;
+    for (int64_t k = 0; k < out; ++k) yr[k] += b[k];
+  }
+  const int64_t n = rows * out;
+  T* __restrict y = acc_y;
+  T* __restrict t = acc_t;
+  for (int64_t k = 0; k < n; ++k) {
+    double a, dk;
+    act_value<A>(static_cast<double>(y[k]), a, dk);
+    y[k] = static_cast<T>(a);
+    t[k] = static_cast<T>(dk * static_cast<double>(t[k]));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict yr = acc_y + r * out;
+    T* __restrict tr = acc_t + r * out;
+    if (idt != nullptr) {
+      for (int64_t k = 0; k < out; ++k) yr[k] *= idt[k];
+      for (int64_t k = 0; k < out; ++k) tr[k] *= idt[k];
+    }
+    if (!residual || (out != in && out != 2 * in)) continue;
+    const T* __restrict xyr = xy + r * in;
+    const T* __restrict xtr = xt + r * in;
+    for (int64_t k = 0; k < in; ++k) yr[k] += xyr[k];
+    for (int64_t k = 0; k < in; ++k) tr[k] += xtr[k];
+    if (out == 2 * in) {
+      for (int64_t k = 0; k < in; ++k) yr[in + k] += xyr[k];
+      for (int64_t k = 0; k < in; ++k) tr[in + k] += xtr[k];
+    }
+  }
+}
+
+#define DEEPFT_TANGENT(T, A, NAME)                                                            \
+  DEEPFT_MULTIVERSION void NAME(int64_t rows, int64_t in, int64_t out, const T* b,            \
+                                const T* idt, bool residual, const T* xy, const T* xt,        \
+                                T* acc_y, T* acc_t) {                                         \
+    tangent_rows<T, A>(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);                \
+  }
+
+DEEPFT_TANGENT(double, Activation::kTanh, tg_tanh_d)
+DEEPFT_TANGENT(double, Activation::kGelu, tg_gelu_d)
+DEEPFT_TANGENT(double, Activation::kRelu, tg_relu_d)
+DEEPFT_TANGENT(double, Activation::kSilu, tg_silu_d)
+DEEPFT_TANGENT(double, Activation::kLinear, tg_linear_d)
+DEEPFT_TANGENT(float, Activation::kTanh, tg_tanh_f)
+DEEPFT_TANGENT(float, Activation::kGelu, tg_gelu_f)
+DEEPFT_TANGENT(float, Activation::kRelu, tg_relu_f)
+DEEPFT_TANGENT(float, Activation::kSilu, tg_silu_f)
+DEEPFT_TANGENT(float, Activation::kLinear, tg_linear_f)
+
 #define DEEPFT_EPILOGUE(T, A, NAME)                                                           \
   DEEPFT_MULTIVERSION void NAME(int64_t rows, int64_t in, int64_t out, const T* b,            \
                                 const T* idt, bool residual, const T* x, T* acc_y, T* d) {   \
@@ -204,5 +261,27 @@ void layer_epilogue<float>(Activation act, int64_t rows, int64_t in, int64_t out
     case Activation::kLinear: return ep_linear_f(rows, in, out, b, idt, residual, x, acc_y, d);
   }
 }
+
+#define DEEPFT_TANGENT_DISPATCH(T, SUFFIX)                                                    \
+  template <>                                                                                 \
+  void layer_epilogue_tangent<T>(Activation act, int64_t rows, int64_t in, int64_t out,       \
+                                 const T* b, const T* idt, bool residual, const T* xy,        \
+                                 const T* xt, T* acc_y, T* acc_t) {                           \
+    switch (act) {                                                                            \
+      case Activation::kTanh:                                                                 \
+        return tg_tanh_##SUFFIX(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);       \
+      case Activation::kGelu:                                                                 \
+        return tg_gelu_##SUFFIX(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);       \
+      case Activation::kRelu:                                                                 \
+        return tg_relu_##SUFFIX(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);       \
+      case Activation::kSilu:                                                                 \
+        return tg_silu_##SUFFIX(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);       \
+      case Activation::kLinear:                                                               \
+        return tg_linear_##SUFFIX(rows, in, out, b, idt, residual, xy, xt, acc_y, acc_t);     \
+    }                                                                                         \
+  }
+
+DEEPFT_TANGENT_DISPATCH(double, d)
+DEEPFT_TANGENT_DISPATCH(float, f)
 
 }  // namespace deepft

@@ -36,4 +36,13 @@ template <typename T>
 void layer_epilogue(Activation act, int64_t rows, int64_t in, int64_t out, const T* b,
                     const T* idt, bool residual, const T* x, T* acc_y, T* d);
 
+/// Forward-mode version for a net with a scalar input s: rows of values (acc_y, as above) and
+/// of tangents dy/ds (acc_t: on entry the tangent of the matrix product, (dx/ds) W):
+///   y = act(z) * idt + skip(xy),   t = act'(z) * idt * acc_t + skip(xt)
+/// with z = acc_y + b and the skip connections of layer_epilogue (xy, xt: [rows, in]).
+template <typename T>
+void layer_epilogue_tangent(Activation act, int64_t rows, int64_t in, int64_t out, const T* b,
+                            const T* idt, bool residual, const T* xy, const T* xt, T* acc_y,
+                            T* acc_t);
+
 }  // namespace deepft

@@ -1,6 +1,7 @@
 #include "network.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "gemm.h"
 
@@ -96,6 +97,36 @@ void Mlp<T>::forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& 
                       l.idt.empty() ? nullptr : l.idt.data(), l.residual, cur, dst, d);
     offset += l.out;
     cur = dst;
+  }
+}
+
+template <typename T>
+void Mlp<T>::forward_tangent(const T* x, int64_t rows, T* yt, MlpWorkspace<T>& ws) const {
+  const int64_t width = max_width(layers);
+  ensure(ws.a, 2 * rows * width);
+  ensure(ws.b, 2 * rows * width);
+  if (static_cast<int64_t>(ws.ones.size()) < rows) ws.ones.assign(rows, T(1));
+  const T* cur = x;                // values [rows, in] (the tangents follow at cur + rows*in)
+  const T* cur_t = ws.ones.data();  // tangents of the input: ds/ds = 1
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const DenseLayer<T>& l = layers[li];
+    T* dst = li + 1 == layers.size() ? yt : (cur == ws.a.data() ? ws.b.data() : ws.a.data());
+    T* dst_t = dst + rows * l.out;
+    if (li == 0) {
+      if (l.in != 1) throw std::logic_error("forward_tangent needs a net with one input");
+      matmul(l, cur, rows, dst);  // s W
+      for (int64_t r = 0; r < rows; ++r) {
+        std::copy(l.matrix.begin(), l.matrix.end(), dst_t + r * l.out);  // (ds/ds) W
+      }
+    } else {
+      // [y; t] W in one product of 2 rows (the two halves are contiguous)
+      matmul(l, cur, 2 * rows, dst);
+    }
+    layer_epilogue_tangent<T>(l.act, rows, l.in, l.out, l.bias.data(),
+                              l.idt.empty() ? nullptr : l.idt.data(), l.residual, cur, cur_t,
+                              dst, dst_t);
+    cur = dst;
+    cur_t = dst_t;
   }
 }
 

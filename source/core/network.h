@@ -39,7 +39,8 @@ struct DenseLayer {
 /// Scratch memory of one thread, grown on demand and reused between calls.
 template <typename T>
 struct MlpWorkspace {
-  std::vector<T> a, b;  ///< ping-pong buffers [rows, max width]
+  std::vector<T> a, b;  ///< ping-pong buffers [rows, max width] ([2 rows, ..] for tangents)
+  std::vector<T> ones;  ///< [rows] ds/ds = 1, the input tangent of forward_tangent
 };
 
 template <typename T>
@@ -56,6 +57,12 @@ class Mlp {
   /// ([rows, saved_width()], layer-major blocks: layer l at rows * sum_{m<l} out_m) unless
   /// saved == nullptr. x and y must not overlap.
   void forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& ws) const;
+
+  /// Forward mode for a net of one scalar input (the embedding net, in_dim = 1): fills
+  /// yt [2 rows, out_dim] with y = net(x) in rows [0, rows) and t = dy/dx in rows
+  /// [rows, 2 rows). Values and tangents go through each matrix product together (one product
+  /// of 2 rows), so inference needs no backward pass through the net: dE/dx = dE/dy · t.
+  void forward_tangent(const T* x, int64_t rows, T* yt, MlpWorkspace<T>& ws) const;
 
   /// gx [rows, in_dim] = dL/dx from gy [rows, out_dim] = dL/dy and the values saved by
   /// forward(). gy is used as scratch (overwritten).

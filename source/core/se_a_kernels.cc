@@ -103,6 +103,92 @@ DEEPFT_INLINE void rows_backward_impl(int64_t rows, int64_t m, const T* __restri
   }
 }
 
+// Vectors of VW bytes (GCC/Clang vector extensions), loadable from any T-aligned address. The
+// reductions below are written with explicit vector accumulators: without -ffast-math the
+// compiler may only vectorize a floating-point sum in its sequential order (no speed-up).
+template <typename T, int VW>
+struct Vec {
+  typedef T type __attribute__((vector_size(VW), aligned(sizeof(T))));
+};
+
+template <typename T, int VW>
+DEEPFT_INLINE void rows_backward_tangent_impl(int64_t rows, int64_t m, const T* __restrict r,
+                                              const T* __restrict g, const T* __restrict j,
+                                              const T* __restrict gt, T* __restrict out) {
+  using V = typename Vec<T, VW>::type;
+  constexpr int64_t L = VW / sizeof(T);
+  const int64_t mv = m - m % L;
+  for (int64_t k = 0; k < rows; ++k) {
+    const T* gk = g + k * m;
+    const T* jk = j + k * m;
+    V s[4] = {}, u[4] = {};
+    for (int64_t i = 0; i < mv; i += L) {
+      const V v = *reinterpret_cast<const V*>(gk + i);
+      const V w = *reinterpret_cast<const V*>(jk + i);
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        const V b = *reinterpret_cast<const V*>(gt + c * m + i);
+        s[c] += v * b;
+        u[c] += w * b;
+      }
+    }
+    T ss[4], uu[4];
+    for (int c = 0; c < 4; ++c) {
+      T a = 0, b = 0;
+      for (int64_t i = mv; i < m; ++i) {
+        a += gk[i] * gt[c * m + i];
+        b += jk[i] * gt[c * m + i];
+      }
+      for (int64_t l = 0; l < L; ++l) {
+        a += s[c][l];
+        b += u[c][l];
+      }
+      ss[c] = a;
+      uu[c] = b;
+    }
+    const T* rk = r + 4 * k;
+    out[4 * k] = ss[0] + rk[0] * uu[0] + rk[1] * uu[1] + rk[2] * uu[2] + rk[3] * uu[3];
+    out[4 * k + 1] = ss[1];
+    out[4 * k + 2] = ss[2];
+    out[4 * k + 3] = ss[3];
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
+template <typename T>
+__attribute__((target("arch=x86-64-v4"))) void rbt_v4(int64_t rows, int64_t m, const T* r,
+                                                      const T* g, const T* j, const T* gt,
+                                                      T* out) {
+  rows_backward_tangent_impl<T, 64>(rows, m, r, g, j, gt, out);
+}
+template <typename T>
+__attribute__((target("arch=x86-64-v3"))) void rbt_v3(int64_t rows, int64_t m, const T* r,
+                                                      const T* g, const T* j, const T* gt,
+                                                      T* out) {
+  rows_backward_tangent_impl<T, 32>(rows, m, r, g, j, gt, out);
+}
+#endif
+template <typename T>
+void rbt_base(int64_t rows, int64_t m, const T* r, const T* g, const T* j, const T* gt, T* out) {
+  rows_backward_tangent_impl<T, 16>(rows, m, r, g, j, gt, out);
+}
+
+template <typename T>
+using RbtFn = void (*)(int64_t, int64_t, const T*, const T*, const T*, const T*, T*);
+
+template <typename T>
+RbtFn<T> pick_rbt() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq")) {
+    return &rbt_v4<T>;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &rbt_v3<T>;
+#endif
+  return &rbt_base<T>;
+}
+
 #define DEEPFT_SE_A_WRAPPERS(T, SUFFIX)                                                        \
   DEEPFT_MULTIVERSION void t_accumulate_##SUFFIX(int64_t rows, int64_t m, const T* r,          \
                                                  const T* g, T scale, T* t) {                  \
@@ -162,6 +248,19 @@ template <>
 void rows_backward<float>(int64_t rows, int64_t m, const float* r, const float* g,
                           const float* gt, float* gg, float* gr) {
   rows_backward_f(rows, m, r, g, gt, gg, gr);
+}
+
+template <>
+void rows_backward_tangent<double>(int64_t rows, int64_t m, const double* r, const double* g,
+                                   const double* j, const double* gt, double* out) {
+  static const RbtFn<double> fn = pick_rbt<double>();
+  fn(rows, m, r, g, j, gt, out);
+}
+template <>
+void rows_backward_tangent<float>(int64_t rows, int64_t m, const float* r, const float* g,
+                                  const float* j, const float* gt, float* out) {
+  static const RbtFn<float> fn = pick_rbt<float>();
+  fn(rows, m, r, g, j, gt, out);
 }
 
 }  // namespace deepft::se_a

@@ -26,4 +26,11 @@ void descriptor_backward(int64_t m, int64_t a, const T* t, const T* gd, T scale,
 template <typename T>
 void rows_backward(int64_t rows, int64_t m, const T* r, const T* g, const T* gt, T* gg, T* gr);
 
+/// With the embedding's forward-mode tangents j [rows, M] = dG/dŝ (ŝ = r[:, 0]):
+/// out [rows, 4] = dE/dR̂ = g gtᵀ + [(r (j gtᵀ)) summed over columns, 0, 0, 0], i.e. the
+/// gradient through G (via ŝ, column 0) and through R̂ directly.
+template <typename T>
+void rows_backward_tangent(int64_t rows, int64_t m, const T* r, const T* g, const T* j,
+                           const T* gt, T* out);
+
 }  // namespace deepft::se_a

@@ -20,7 +20,7 @@ namespace deepft {
 
 namespace {
 
-std::atomic<int64_t> g_chunk_atoms{16};
+std::atomic<int64_t> g_chunk_atoms{0};  // 0: automatic
 
 std::string join(const std::vector<std::string>& names) {
   std::string s;
@@ -43,7 +43,7 @@ void check_status(const Status& s, const char* what) {
 
 }  // namespace
 
-void set_chunk_atoms(int64_t n) { g_chunk_atoms = std::max<int64_t>(1, n); }
+void set_chunk_atoms(int64_t n) { g_chunk_atoms = std::max<int64_t>(0, n); }
 
 SeABranchConfig read_branch_config(const ModelFile& file, const std::string& branch) {
   const Json& h = file.header();
@@ -148,9 +148,10 @@ template <typename T>
 struct ChunkWorkspace {
   std::vector<int64_t> slot;        ///< [rows] global slot index center * nnei + s
   std::vector<int64_t> row_begin;   ///< [ntypes * (chunk + 1)] rows of (neighbor type, atom)
-  std::vector<T> x0, r, g, saved;   ///< [rows], [rows, 4], [rows, M], [rows, saved width]
+  std::vector<T> x0, r;             ///< [rows] ŝ, [rows, 4] R̂ of the real neighbors
+  std::vector<T> gj;                ///< per neighbor-type block [G rows; dG/dŝ rows], [2 rows, M]
   std::vector<T> tmat, d, gd;       ///< [chunk, 4, M], [chunk, M * A], [chunk, M * A]
-  std::vector<T> gt, gg, gr, gx0;   ///< [4, M], [rows, M], [rows, 4], [rows]
+  std::vector<T> gt, gr;            ///< [4, M], [rows, 4]
   std::vector<T> e, ge, gd_f, fit_saved;
   MlpWorkspace<T> mlp;
 };
@@ -189,6 +190,16 @@ class SeAEvaluator final : public Evaluator {
   void fit(int32_t ti, const int64_t* centers, int64_t n, double* atom_energy,
            ChunkWorkspace<T>& w) const;
   void embed_backward(int32_t ti, int64_t n, T* g_em, ChunkWorkspace<T>& w) const;
+  /// G (resp. dG/dŝ) row of chunk row `row` (neighbor type tj): each type block of gj holds
+  /// its G rows, then its tangent rows.
+  const T* g_rows(const ChunkWorkspace<T>& w, int64_t n, int32_t tj, int64_t row) const {
+    const int64_t b0 = w.row_begin[tj * (n + 1)];
+    return w.gj.data() + 2 * b0 * m_ + (row - b0) * m_;
+  }
+  const T* j_rows(const ChunkWorkspace<T>& w, int64_t n, int32_t tj, int64_t row) const {
+    const int64_t b0 = w.row_begin[tj * (n + 1)], b1 = w.row_begin[tj * (n + 1) + n];
+    return w.gj.data() + 2 * b0 * m_ + (b1 - b0) * m_ + (row - b0) * m_;
+  }
 };
 
 template <typename T>
@@ -258,8 +269,9 @@ void SeAEvaluator<T>::init_padding() {
   }
 }
 
-/// Gathers the real neighbors of the chunk by neighbor type and runs the embedding nets:
-/// fills slot, row_begin, r (R̂ rows), g (G rows), saved, then tmat = R̂ᵀ G / Nc and D.
+/// Gathers the real neighbors of the chunk by neighbor type and runs the embedding nets in
+/// forward mode: fills slot, row_begin, r (R̂ rows), gj (G and dG/dŝ rows), then
+/// tmat = R̂ᵀ G / Nc (+ the empty slots' constant term) and D.
 template <typename T>
 void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t n, const T* em,
                                     const uint8_t* mask, ChunkWorkspace<T>& w) const {
@@ -276,11 +288,9 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
     w.row_begin[tj * (n + 1) + n] = static_cast<int64_t>(w.slot.size());
   }
   const int64_t rows = static_cast<int64_t>(w.slot.size());
-  const int64_t sw = embeddings_.front().saved_width();
   grow(w.x0, rows);
   grow(w.r, rows * 4);
-  grow(w.g, rows * m_);
-  grow(w.saved, rows * sw);
+  grow(w.gj, 2 * rows * m_);
   for (int64_t k = 0; k < rows; ++k) {
     const T* e = em + w.slot[k] * 4;
     for (int c = 0; c < 4; ++c) w.r[k * 4 + c] = e[c];
@@ -290,8 +300,7 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
     const int64_t r0 = w.row_begin[tj * (n + 1)], r1 = w.row_begin[tj * (n + 1) + n];
     if (r1 == r0) continue;
     const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
-    net.forward(w.x0.data() + r0, r1 - r0, w.g.data() + r0 * m_, w.saved.data() + r0 * sw,
-                w.mlp);
+    net.forward_tangent(w.x0.data() + r0, r1 - r0, w.gj.data() + 2 * r0 * m_, w.mlp);
   }
   grow(w.tmat, n * 4 * m_);
   grow(w.d, n * m_ * axis_);
@@ -308,7 +317,7 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
         for (int64_t k = 0; k < 4 * m_; ++k) tm[k] += npad * pt[k];
       }
       if (r1 == r0) continue;
-      se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_, inv, tm);
+      se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, g_rows(w, n, tj, r0), inv, tm);
     }
     se_a::descriptor<T>(m_, axis_, tm, w.d.data() + a * m_ * axis_);  // D = Tᵀ T[:, :A]
   }
@@ -338,17 +347,15 @@ void SeAEvaluator<T>::fit(int32_t ti, const int64_t* centers, int64_t n, double*
   }
 }
 
-/// dE/dD -> dE/dT -> (dE/dG, dE/dR̂) -> embedding backward -> g_em rows of the chunk.
+/// dE/dD -> dE/dT -> dE/dR̂ rows (through G with the forward-mode tangents, and directly)
+/// -> g_em rows of the chunk.
 template <typename T>
-void SeAEvaluator<T>::embed_backward(int32_t ti, int64_t n, T* g_em,
+void SeAEvaluator<T>::embed_backward(int32_t /*ti*/, int64_t n, T* g_em,
                                      ChunkWorkspace<T>& w) const {
   const int64_t rows = static_cast<int64_t>(w.slot.size());
-  const int64_t sw = embeddings_.front().saved_width();
   const T inv = T(1) / static_cast<T>(nnei_);
   grow(w.gt, 4 * m_);
-  grow(w.gg, rows * m_);
   grow(w.gr, rows * 4);
-  grow(w.gx0, rows);
   for (int64_t a = 0; a < n; ++a) {
     const T* tm = w.tmat.data() + a * 4 * m_;
     const T* gd = w.gd.data() + a * m_ * axis_;
@@ -357,23 +364,13 @@ void SeAEvaluator<T>::embed_backward(int32_t ti, int64_t n, T* g_em,
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
       const int64_t r0 = w.row_begin[tj * (n + 1) + a], r1 = w.row_begin[tj * (n + 1) + a + 1];
       if (r1 == r0) continue;
-      se_a::rows_backward<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_,
-                             w.gt.data(), w.gg.data() + r0 * m_, w.gr.data() + r0 * 4);
+      se_a::rows_backward_tangent<T>(r1 - r0, m_, w.r.data() + r0 * 4, g_rows(w, n, tj, r0),
+                                     j_rows(w, n, tj, r0), w.gt.data(), w.gr.data() + r0 * 4);
     }
-  }
-  for (int32_t tj = 0; tj < ntypes_; ++tj) {
-    const int64_t r0 = w.row_begin[tj * (n + 1)], r1 = w.row_begin[tj * (n + 1) + n];
-    if (r1 == r0) continue;
-    const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
-    net.backward(w.gg.data() + r0 * m_, r1 - r0, w.saved.data() + r0 * sw, w.gx0.data() + r0,
-                 w.mlp);
   }
   for (int64_t k = 0; k < rows; ++k) {
     T* out = g_em + w.slot[k] * 4;
-    out[0] = w.gr[k * 4 + 0] + w.gx0[k];
-    out[1] = w.gr[k * 4 + 1];
-    out[2] = w.gr[k * 4 + 2];
-    out[3] = w.gr[k * 4 + 3];
+    for (int c = 0; c < 4; ++c) out[c] = w.gr[k * 4 + c];
   }
 }
 
@@ -419,7 +416,16 @@ void SeAEvaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const
   // centers sorted by type (virtual atoms dropped), cut into chunks of one type
   std::vector<int64_t> order;
   std::vector<Chunk> chunks;
-  const int64_t chunk_atoms = g_chunk_atoms;
+  // about 8 chunks per thread for dynamic load balance, 8..32 atoms each (small enough for the
+  // embedding rows to stay in cache, large enough for the fitting products)
+  int64_t chunk_atoms = g_chunk_atoms;
+  if (chunk_atoms <= 0) {
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    chunk_atoms = std::clamp<int64_t>(nc / (8 * static_cast<int64_t>(threads)), 8, 32);
+  }
   for (int32_t t = 0; t < ntypes_; ++t) {
     const int64_t begin = static_cast<int64_t>(order.size());
     for (int64_t i = 0; i < nc; ++i) {

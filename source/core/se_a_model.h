@@ -67,7 +67,8 @@ class Evaluator {
 /// and every fitting net are float32); throws ModelFileError on missing or misshaped tensors.
 std::unique_ptr<Evaluator> make_evaluator(const ModelFile& file, const SeABranchConfig& cfg);
 
-/// Atoms processed together by one thread (rows of the batched GEMMs); for benchmarks.
+/// Atoms processed together by one thread (rows of the batched products); 0 (default) picks
+/// about 8 chunks per thread, 8 to 32 atoms each. For benchmarks.
 void set_chunk_atoms(int64_t n);
 
 }  // namespace deepft
