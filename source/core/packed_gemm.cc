@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <vector>
 #include <cstdlib>
 #include <string>
 
@@ -179,6 +181,21 @@ void PackedWeights<float>::multiply(const float* x, int64_t m, int64_t ldx, floa
 
 template class PackedWeights<double>;
 template class PackedWeights<float>;
+
+double packed_peak_gflops(int64_t m, int64_t k, int64_t n, int repeat) {
+  std::vector<double> w(k * n), x(m * k), y(m * n);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 1e-3 * static_cast<double>(i % 97);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 1e-3 * static_cast<double>(i % 89);
+  const PackedWeights<double> packed(w.data(), k, n);
+  double best = 1e300;
+  for (int r = 0; r < std::max(repeat, 1); ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    packed.multiply(x.data(), m, k, y.data(), n, false);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                              .count());
+  }
+  return 2.0 * static_cast<double>(m * k * n) / best * 1e-9;
+}
 
 void set_packed_layers(bool on) { g_packed = on; }
 bool packed_layers() { return g_packed; }

@@ -38,6 +38,10 @@ class PackedWeights {
   std::vector<T> panels_;  ///< [npanel, k, kPanel]
 };
 
+/// GFLOP/s of one thread multiplying x [m, k] by a packed [k, n] (best of `repeat` products on
+/// cache-resident operands): the practical peak of this kernel, a reference for benchmarks.
+double packed_peak_gflops(int64_t m, int64_t k, int64_t n, int repeat);
+
 /// Which kernel the network layers use: true (default) the packed kernel above, false OpenBLAS
 /// (gemm.h) for every layer; process wide, for benchmarks.
 void set_packed_layers(bool on);

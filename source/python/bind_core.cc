@@ -150,6 +150,8 @@ void bind_core(py::module_& m) {
   sub.def("set_packed_layers", &set_packed_layers, py::arg("on"),
           "Network layers on the packed-weight kernel (True, default) or on OpenBLAS (False).");
   sub.def("packed_layers", &packed_layers);
+  sub.def("packed_peak_gflops", &packed_peak_gflops, py::arg("m"), py::arg("k"), py::arg("n"),
+          py::arg("repeat") = 50, "Single-thread GFLOP/s of the packed layer kernel.");
   sub.def("parse_json", [](const std::string& text) {
     try {
       return json_to_python(Json::parse(text));
