@@ -41,6 +41,16 @@ void check_types(const int32_t* atype, int64_t n, int ntypes,
   }
 }
 
+/// Outputs of a call without local atoms (an empty frame, or an MPI rank with no atoms).
+void zero_outputs(DeepPotOutput& out, int64_t nframes, int64_t nall, bool atomic) {
+  out.energy.assign(nframes, 0.0);
+  out.force.assign(nframes * nall * 3, 0.0);
+  out.virial.assign(nframes * 9, 0.0);
+  out.atom_energy.clear();
+  out.atom_virial.clear();
+  if (atomic) out.atom_virial.assign(nframes * nall * 9, 0.0);
+}
+
 /// Forces, virials and energies from the atomic energies and pair gradients.
 void reduce(DeepPotOutput& out, const std::vector<double>& atom_energy,
             const std::vector<double>& grad, const std::vector<double>& rij,
@@ -109,9 +119,10 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, int64_t nframes, 
   if (natoms > 0 && coord == nullptr) throw InputError("coord is null");
   check_types(atype, natoms, ntypes(), m.cfg.type_map);
   const int64_t nnei = m.nnei, nc = nframes * natoms;
+  out.max_neighbors.assign(ntypes(), 0);
+  if (nc == 0) return zero_outputs(out, nframes, natoms, atomic);
   std::vector<int64_t> nlist(nc * nnei);
   std::vector<double> rij(nc * nnei * 3);
-  out.max_neighbors.assign(ntypes(), 0);
   const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
   NlistOutput<double> nout;
   nout.nlist = nlist.data();
@@ -145,9 +156,10 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, const int32_t* at
     }
   }
   const int64_t nnei = m.nnei;
+  out.max_neighbors.assign(ntypes(), 0);
+  if (nloc == 0) return zero_outputs(out, 1, mapping != nullptr ? 0 : nall, atomic);
   std::vector<int64_t> nlist(nloc * nnei);
   std::vector<double> rij(nloc * nnei * 3);
-  out.max_neighbors.assign(ntypes(), 0);
   const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
   NlistOutput<double> nout;
   nout.nlist = nlist.data();

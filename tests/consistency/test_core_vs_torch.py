@@ -132,3 +132,13 @@ def test_elements_cover_the_data(systems):
         used |= {ELEMENTS[t] for t in atype}
     assert used == {"O", "H", "C"}
     assert torch.get_default_dtype() == torch.float32  # the model does not rely on a global
+
+
+def test_sel_overflow_matches_torch(tmp_path, systems, samples):
+    """sel smaller than the neighbor counts: both drop the same farthest neighbors."""
+    section = model_section(True, sel=(12, 24, 2))
+    model = build_energy_model(section, samples, seed=8)
+    path = freeze_to(model, tmp_path / "small_sel.dft")
+    coord, box, atype = systems["water"]
+    assert_agree(core_predict(path, coord, box, atype), torch_predict(model, coord, box, atype),
+                 STRICT, "water, sel overflow")

@@ -290,3 +290,26 @@ def test_neighbor_list_entry_errors(model):
         dp.eval_nlist(coord, [0, 1, 1], 2, [[1], [0]], mapping=[0, 1, 5])
     with pytest.raises(InputError):
         dp.eval_nlist(coord, [0, 1, 1], 2, [[1, 7], [0]])  # index beyond nall
+
+
+def test_no_atoms(model):
+    """An empty frame, and an MPI rank without local atoms (only ghosts), give zeros."""
+    dp = DeepPot(model)
+    e, f, v, ae, av = dp.eval(np.zeros((2, 0, 3)), np.tile(np.eye(3).reshape(1, 9) * 5, (2, 1)),
+                              np.zeros(0, dtype=int), atomic=True)
+    assert e.tolist() == [0.0, 0.0] and f.shape == (2, 0, 3) and not v.any()
+    assert ae.shape == (2, 0) and av.shape == (2, 0, 9)
+    out = dp.eval_nlist(np.ones((2, 3)), [0, 1], 0, [])
+    assert out["energy"].tolist() == [0.0] and out["force"].shape == (1, 2, 3)
+    assert not out["force"].any() and not out["virial"].any()
+
+
+def test_sel_overflow_is_reported(tmp_path):
+    """More neighbors than sel: the nearest are kept (as in DeePMD-kit) and max_neighbors says
+    how many there were."""
+    path = write_model(tmp_path / "small_sel.dft", sel=(2, 3))
+    coord, cell, types = water_box()
+    out = DeepPot(path)._pot.compute(coord[None], types.astype(np.int32), cell.reshape(1, 9),
+                                     False)
+    assert (out["max_neighbors"] > [2, 3]).all()
+    assert np.isfinite(out["energy"]).all()
