@@ -85,10 +85,11 @@ SeABranchConfig read_branch_config(const ModelFile& file, const std::string& bra
   } catch (const JsonError& e) {
     file.fail("branch '" + c.name + "' in the header: " + e.what());
   }
-  if (c.sel.size() != c.type_map.size() || c.fitting_prefixes.empty()) {
+  if (c.sel.size() != c.type_map.size()) {
     file.fail("branch '" + c.name + "': sel has " + std::to_string(c.sel.size()) +
               " entries for " + std::to_string(c.type_map.size()) + " types");
   }
+  if (c.fitting_prefixes.empty()) file.fail("branch '" + c.name + "' has no fitting net");
   if (!(c.rcut > c.rcut_smth && c.rcut_smth >= 0)) {
     file.fail("branch '" + c.name + "': needs 0 <= rcut_smth < rcut");
   }
