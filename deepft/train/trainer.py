@@ -158,7 +158,9 @@ class Trainer:
             bad = "the loss is not finite on another rank"
         if bad is None:
             loss.backward()
-            if not all(torch.isfinite(p.grad).all() for p in self.optimizer_params()):
+            grads = [p.grad for p in self.optimizer_params()]
+            # one device sync for all gradients (after DDP's all-reduce: the same on all ranks)
+            if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
                 bad = "a gradient is not finite"
         if bad is not None:
             self.non_finite(bad, branch, batch)
