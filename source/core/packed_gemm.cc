@@ -21,16 +21,16 @@ struct Vec {
   typedef T type __attribute__((vector_size(VW), aligned(sizeof(T))));
 };
 
-/// MR rows x one panel (kPanel = 128 bytes = NV vectors) of y = x · W; the MR x NV accumulators
-/// stay in registers over the whole k loop (AVX-512: 8 x 2, AVX2: 2 x 4, SSE2: 1 x 8).
-template <typename T, int VW, int MR>
+/// MR rows x one panel of PW columns (PW = kPanel, or kPanel / 2 for a narrow last panel) of
+/// y = x · W; the MR x NV accumulators stay in registers over the whole k loop (AVX-512: 8 x 2,
+/// AVX2: 2 x 4, SSE2: 1 x 8 vectors for a full panel).
+template <typename T, int VW, int MR, int64_t PW>
 inline __attribute__((always_inline)) void micro(int64_t k, const T* __restrict x, int64_t ldx,
                                                  const T* __restrict panel, T* __restrict y,
                                                  int64_t ldy, int64_t ncols, bool accumulate) {
   using V = typename Vec<T, VW>::type;
-  constexpr int64_t L = VW / sizeof(T);              // lanes per vector
-  constexpr int64_t P = PackedWeights<T>::kPanel;    // panel width in T
-  constexpr int NV = static_cast<int>(P / L);        // vectors per panel row
+  constexpr int64_t L = VW / sizeof(T);       // lanes per vector
+  constexpr int NV = static_cast<int>(PW / L);  // vectors per panel row
   V c[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
@@ -40,7 +40,7 @@ inline __attribute__((always_inline)) void micro(int64_t k, const T* __restrict 
   for (int64_t kk = 0; kk < k; ++kk) {
     V b[NV];
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) b[v] = *reinterpret_cast<const V*>(panel + kk * P + v * L);
+    for (int v = 0; v < NV; ++v) b[v] = *reinterpret_cast<const V*>(panel + kk * PW + v * L);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const T a = x[i * ldx + kk];
@@ -51,12 +51,15 @@ inline __attribute__((always_inline)) void micro(int64_t k, const T* __restrict 
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     T* yi = y + i * ldy;
-    if (ncols == P && !accumulate) {
+    if (ncols == PW) {
 #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) *reinterpret_cast<V*>(yi + v * L) = c[i][v];
+      for (int v = 0; v < NV; ++v) {
+        V* out = reinterpret_cast<V*>(yi + v * L);
+        *out = accumulate ? *out + c[i][v] : c[i][v];
+      }
       continue;
     }
-    T tmp[P];
+    T tmp[PW];
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) *reinterpret_cast<V*>(tmp + v * L) = c[i][v];
     if (accumulate) {
@@ -67,34 +70,46 @@ inline __attribute__((always_inline)) void micro(int64_t k, const T* __restrict 
   }
 }
 
+/// All m rows times one panel: blocks of MR rows, then 4, 2, 1.
+template <typename T, int VW, int MR, int64_t PW>
+inline __attribute__((always_inline)) void panel_rows(const T* panel, int64_t k, const T* x,
+                                                      int64_t m, int64_t ldx, T* y, int64_t ldy,
+                                                      int64_t nc, bool accumulate) {
+  int64_t i = 0;
+  for (; i + MR <= m; i += MR) {
+    micro<T, VW, MR, PW>(k, x + i * ldx, ldx, panel, y + i * ldy, ldy, nc, accumulate);
+  }
+  if constexpr (MR > 4) {
+    if (i + 4 <= m) {
+      micro<T, VW, 4, PW>(k, x + i * ldx, ldx, panel, y + i * ldy, ldy, nc, accumulate);
+      i += 4;
+    }
+  }
+  if constexpr (MR > 2) {
+    if (i + 2 <= m) {
+      micro<T, VW, 2, PW>(k, x + i * ldx, ldx, panel, y + i * ldy, ldy, nc, accumulate);
+      i += 2;
+    }
+  }
+  for (; i < m; ++i) {
+    micro<T, VW, 1, PW>(k, x + i * ldx, ldx, panel, y + i * ldy, ldy, nc, accumulate);
+  }
+}
+
 template <typename T, int VW, int MR>
 inline __attribute__((always_inline)) void multiply_impl(const T* panels, int64_t k, int64_t n,
                                                          const T* x, int64_t m, int64_t ldx,
                                                          T* y, int64_t ldy, bool accumulate) {
   constexpr int64_t P = PackedWeights<T>::kPanel;
-  for (int64_t p0 = 0; p0 < n; p0 += P) {
-    const T* panel = panels + (p0 / P) * k * P;
-    const int64_t nc = std::min(P, n - p0);
-    T* yp = y + p0;
-    int64_t i = 0;
-    for (; i + MR <= m; i += MR) {
-      micro<T, VW, MR>(k, x + i * ldx, ldx, panel, yp + i * ldy, ldy, nc, accumulate);
-    }
-    if constexpr (MR > 4) {
-      if (i + 4 <= m) {
-        micro<T, VW, 4>(k, x + i * ldx, ldx, panel, yp + i * ldy, ldy, nc, accumulate);
-        i += 4;
-      }
-    }
-    if constexpr (MR > 2) {
-      if (i + 2 <= m) {
-        micro<T, VW, 2>(k, x + i * ldx, ldx, panel, yp + i * ldy, ldy, nc, accumulate);
-        i += 2;
-      }
-    }
-    for (; i < m; ++i) {
-      micro<T, VW, 1>(k, x + i * ldx, ldx, panel, yp + i * ldy, ldy, nc, accumulate);
-    }
+  const int64_t nfull = PackedWeights<T>::full_panels(n);
+  for (int64_t p = 0; p < nfull; ++p) {
+    const int64_t p0 = p * P;
+    panel_rows<T, VW, MR, P>(panels + p * k * P, k, x, m, ldx, y + p0, ldy,
+                             std::min(P, n - p0), accumulate);
+  }
+  if (nfull * P < n) {  // a narrow last panel of P / 2 columns
+    panel_rows<T, VW, MR, P / 2>(panels + nfull * k * P, k, x, m, ldx, y + nfull * P, ldy,
+                                 n - nfull * P, accumulate);
   }
 }
 
@@ -157,12 +172,18 @@ PackedWeights<T>::PackedWeights(const T* w, int64_t k, int64_t n, bool transpose
   // the product's W is [k_, n_]: w itself, or wᵀ when transpose (w is then [n_, k_])
   k_ = transpose ? n : k;
   n_ = transpose ? k : n;
-  const int64_t npanel = (n_ + kPanel - 1) / kPanel;
-  panels_.assign(static_cast<size_t>(npanel * k_ * kPanel), T(0));
+  const int64_t nfull = full_panels(n_);
+  const bool narrow = nfull * kPanel < n_;
+  panels_.assign(static_cast<size_t>((nfull * kPanel + (narrow ? kPanel / 2 : 0)) * k_), T(0));
   for (int64_t r = 0; r < k_; ++r) {
     for (int64_t c = 0; c < n_; ++c) {
       const T v = transpose ? w[c * n + r] : w[r * n + c];
-      panels_[(c / kPanel) * k_ * kPanel + r * kPanel + c % kPanel] = v;
+      const int64_t p = c / kPanel;
+      if (p < nfull) {
+        panels_[p * k_ * kPanel + r * kPanel + c % kPanel] = v;
+      } else {  // narrow last panel, row stride kPanel / 2
+        panels_[nfull * k_ * kPanel + r * (kPanel / 2) + (c - nfull * kPanel)] = v;
+      }
     }
   }
 }

@@ -15,7 +15,9 @@
 
 namespace deepft {
 
-/// W [k, n] (row-major) packed into ceil(n / kPanel) column panels of [k, kPanel], zero padded;
+/// W [k, n] (row-major) packed into column panels of [k, kPanel], zero padded; a remainder of at
+/// most kPanel / 2 columns gets a narrow last panel [k, kPanel / 2] (less padding work: the
+/// 50-column layer of the water model computes 56 columns instead of 64).
 /// kPanel = two 64-byte vectors (16 doubles or 32 floats).
 template <typename T>
 class PackedWeights {
@@ -29,6 +31,12 @@ class PackedWeights {
   int64_t rows() const { return k_; }  ///< k: inner dimension of the product
   int64_t cols() const { return n_; }  ///< n: columns of the result
   bool empty() const { return k_ == 0; }
+  /// Number of full-width panels for n columns (the rest, if any, is one panel of kPanel or
+  /// kPanel / 2 columns).
+  static int64_t full_panels(int64_t n) {
+    const int64_t full = n / kPanel, rest = n % kPanel;
+    return rest > kPanel / 2 ? full + 1 : full;
+  }
 
   /// y [m, n] (row stride ldy) = x [m, k] (row stride ldx) · W, or += when `accumulate`.
   void multiply(const T* x, int64_t m, int64_t ldx, T* y, int64_t ldy, bool accumulate) const;

@@ -417,7 +417,7 @@ void SeAEvaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const
   // centers sorted by type (virtual atoms dropped), cut into chunks of one type
   std::vector<int64_t> order;
   std::vector<Chunk> chunks;
-  // about 8 chunks per thread for dynamic load balance, 8..32 atoms each (small enough for the
+  // about 4 chunks per thread for dynamic load balance, 8..32 atoms each (small enough for the
   // embedding rows to stay in cache, large enough for the fitting products)
   int64_t chunk_atoms = g_chunk_atoms;
   if (chunk_atoms <= 0) {
@@ -425,7 +425,7 @@ void SeAEvaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    chunk_atoms = std::clamp<int64_t>(nc / (8 * static_cast<int64_t>(threads)), 8, 32);
+    chunk_atoms = std::clamp<int64_t>(nc / (4 * static_cast<int64_t>(threads)), 8, 32);
   }
   for (int32_t t = 0; t < ntypes_; ++t) {
     const int64_t begin = static_cast<int64_t>(order.size());

@@ -68,7 +68,7 @@ class Evaluator {
 std::unique_ptr<Evaluator> make_evaluator(const ModelFile& file, const SeABranchConfig& cfg);
 
 /// Atoms processed together by one thread (rows of the batched products); 0 (default) picks
-/// about 8 chunks per thread, 8 to 32 atoms each. For benchmarks.
+/// about 4 chunks per thread, 8 to 32 atoms each. For benchmarks.
 void set_chunk_atoms(int64_t n);
 
 }  // namespace deepft
