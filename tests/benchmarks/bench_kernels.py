@@ -15,7 +15,6 @@ Usage: python tests/benchmarks/bench_kernels.py [--skip-nlist] [--skip-envmat] [
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -114,13 +113,12 @@ def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
 SEL = [46, 92]
 
 
-def envmat_case(impl: str, replicas: int, repeat: int) -> dict:
-    """Runs in a worker process. Two timings:
+def envmat_setup(replicas: int):
+    """Callables {(impl, kind): fn} on water x replicas^3, kind "envmat" or "step":
 
-    - ``envmat``: rij (leaf) -> em -> E = sum(em W) -> dE/drij: the env matrix alone;
-    - ``step``: coord -> rij -> em -> E = sum tanh(em W) -> F = -dE/dcoord, each implementation
+    - envmat: rij (leaf) -> em -> E = sum(em W) -> dE/drij: the env matrix alone;
+    - step: coord -> rij -> em -> E = sum tanh(em W) -> F = -dE/dcoord, each implementation
       with its own rij gather (torch indexing for the reference, pair_displacements for deepft).
-    Peak memory: growth of the peak RSS during the timed step loop.
     """
     import deepft._core as core
     import torch
@@ -131,7 +129,6 @@ def envmat_case(impl: str, replicas: int, repeat: int) -> dict:
     core.set_num_threads(2)
     coord, box, atype = water_box(replicas)
     nl = build_nlist(coord[None], box.reshape(1, 9), atype, RCUT, SEL)
-    fn = env_mat_se_a if impl == "deepft" else reference.env_mat_se_a
     idx = torch.from_numpy(nl.nlist[0])
     mask = (idx >= 0)[None]
     shift = torch.from_numpy(nl.image[0]).double() @ torch.from_numpy(box)
@@ -142,61 +139,72 @@ def envmat_case(impl: str, replicas: int, repeat: int) -> dict:
     base = torch.from_numpy(coord)
     box_t = torch.from_numpy(box.reshape(1, 9))
     rij0 = (base[idx.clamp(min=0)] + shift - base[:, None])[None]
+    kernels = {"reference": reference.env_mat_se_a, "deepft": env_mat_se_a}
 
-    def rij_of(x):
+    def rij_of(impl, x):
         if impl == "deepft":
             return pair_displacements(x[None], box_t, nl.nlist, nl.image)[0]
         return (x[idx.clamp(min=0)] + shift - x[:, None])[None]  # 1 x nloc x nnei x 3
 
-    def envmat_only():
+    def envmat_only(impl):
         r = rij0.clone().requires_grad_()
-        em = fn(r, mask, ctype, davg, dstd, RCUT, 0.5)
+        em = kernels[impl](r, mask, ctype, davg, dstd, RCUT, 0.5)
         return torch.autograd.grad((em @ weights).sum(), r)[0]
 
-    def step():
+    def step(impl):
         x = base.clone().requires_grad_()
-        em = fn(rij_of(x), mask, ctype, davg, dstd, RCUT, 0.5)
-        energy = torch.tanh(em @ weights).sum()
-        (grad,) = torch.autograd.grad(energy, x)
+        em = kernels[impl](rij_of(impl, x), mask, ctype, davg, dstd, RCUT, 0.5)
+        (grad,) = torch.autograd.grad(torch.tanh(em @ weights).sum(), x)
         return -grad
 
-    t_env, grad_rij = best_time(envmat_only, repeat)
-    step()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t, force = best_time(step, repeat)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"envmat": t_env, "time": t, "peak_mb": (rss1 - rss0) / 1024.0,
-            "fsum": float(force.abs().sum()), "gsum": float(grad_rij.abs().sum())}
+    fns = {}
+    for impl in kernels:
+        fns[(impl, "envmat")] = lambda i=impl: envmat_only(i)
+        fns[(impl, "step")] = lambda i=impl: step(i)
+    return fns
+
+
+def envmat_peak_memory(impl: str, kind: str, replicas: int) -> float:
+    """Worker process: peak RSS during five calls minus the RSS before them (MB)."""
+    step = envmat_setup(replicas)[(impl, kind)]
+    with open("/proc/self/statm") as f:
+        rss_before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024.0  # KiB
+    for _ in range(5):
+        step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024.0
 
 
 def bench_envmat(repeat: int) -> None:
-    print(f"\nse_e2_a env matrix, sel {SEL}, 2 threads, fp64 (best of {repeat}; ms)\n"
-          "  env-mat: rij -> em -> sum(em W) -> dE/drij\n"
-          "  step:    coord -> rij -> em -> sum tanh(em W) -> forces (includes the rij gather and "
-          "the tanh energy)")
-    header = (f"{'atoms':>7} {'impl':>10} {'env-mat':>9} {'speedup':>8} {'step':>9} "
-              f"{'speedup':>8} {'step peak MB':>13}")
+    import torch
+
+    print(f"\nse_e2_a env matrix, sel {SEL}, 2 threads, fp64 (best of {repeat}, interleaved; ms)"
+          "\n  env-mat: rij -> em -> sum(em W) -> dE/drij"
+          "\n  step:    coord -> rij -> em -> sum tanh(em W) -> forces (includes the rij gather "
+          "and the tanh energy)\n  peak MB: peak RSS of 5 calls minus the RSS before them, fresh process")
+    header = (f"{'atoms':>7} {'impl':>10} {'env-mat':>9} {'speedup':>8} {'peak MB':>8} "
+              f"{'step':>9} {'speedup':>8} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
     for replicas in (1, 2):
-        res = {}
-        for impl in ("reference", "deepft"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", f"{impl}:{replicas}:{repeat}"],
-                check=True, capture_output=True, text=True, cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-            )
-            res[impl] = json.loads(out.stdout.strip().splitlines()[-1])
-        for key in ("fsum", "gsum"):
-            rel = abs(res["deepft"][key] - res["reference"][key]) / res["reference"][key]
-            assert rel < 1e-10, f"{key} differs between implementations (rel {rel:.2e})"
+        res = interleaved_best(envmat_setup(replicas), repeat)
+        for kind in ("envmat", "step"):
+            a, b = res[("deepft", kind)][1], res[("reference", kind)][1]
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
         n = 192 * replicas**3
-        ref = res["reference"]
         for impl in ("reference", "deepft"):
-            r = res[impl]
-            print(f"{n:>7} {impl:>10} {r['envmat'] * 1e3:>9.2f} "
-                  f"{ref['envmat'] / r['envmat']:>7.1f}x {r['time'] * 1e3:>9.2f} "
-                  f"{ref['time'] / r['time']:>7.1f}x {r['peak_mb']:>13.1f}")
+            peak = {}
+            for kind in ("envmat", "step"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--worker", f"{impl}:{kind}:{replicas}"],
+                    check=True, capture_output=True, text=True, cwd=REPO,
+                    env={**os.environ, "PYTHONPATH": str(REPO)},
+                )
+                peak[kind] = float(out.stdout.strip().splitlines()[-1])
+            t_env, t_step = res[(impl, "envmat")][0], res[(impl, "step")][0]
+            r_env, r_step = res[("reference", "envmat")][0], res[("reference", "step")][0]
+            print(f"{n:>7} {impl:>10} {t_env * 1e3:>9.2f} {r_env / t_env:>7.1f}x "
+                  f"{peak['envmat']:>8.1f} {t_step * 1e3:>9.2f} {r_step / t_step:>7.1f}x "
+                  f"{peak['step']:>8.1f}")
 
 
 def main() -> None:
@@ -208,8 +216,8 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        impl, replicas, repeat = args.worker.split(":")
-        print(json.dumps(envmat_case(impl, int(replicas), int(repeat))))
+        impl, kind, replicas = args.worker.split(":")
+        print(envmat_peak_memory(impl, kind, int(replicas)))
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
