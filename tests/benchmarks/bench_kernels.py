@@ -180,7 +180,8 @@ def bench_envmat(repeat: int) -> None:
     print(f"\nse_e2_a env matrix, sel {SEL}, 2 threads, fp64 (best of {repeat}, interleaved; ms)"
           "\n  env-mat: rij -> em -> sum(em W) -> dE/drij"
           "\n  step:    coord -> rij -> em -> sum tanh(em W) -> forces (includes the rij gather "
-          "and the tanh energy)\n  peak MB: peak RSS of 5 calls minus the RSS before them, fresh process")
+          "and the tanh energy)"
+          "\n  peak MB: peak RSS of 5 calls minus the RSS before them, fresh process")
     header = (f"{'atoms':>7} {'impl':>10} {'env-mat':>9} {'speedup':>8} {'peak MB':>8} "
               f"{'step':>9} {'speedup':>8} {'peak MB':>8}")
     print(header)
