@@ -55,13 +55,29 @@ def freeze(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike,
     return path
 
 
+def finetune_record(config: dict) -> dict | None:
+    """The fine-tuning record ``model/_finetune`` written by ``deepft train --finetune``
+    (new heads, LoRA settings), or None for a model trained from scratch."""
+    from deepft.train.finetune_methods import RECORD_KEY
+
+    section = config.get("model") if isinstance(config.get("model"), dict) else config
+    return section.get(RECORD_KEY) or None
+
+
 def rebuild_model(ckpt: dict, source: str | os.PathLike = "checkpoint"):
     """The checkpoint's model (EnergyModel or MultiTaskModel), weights loaded, LoRA merged,
-    in eval mode."""
+    in eval mode. A fine-tuned checkpoint is rebuilt with its recorded structure (extra
+    fitting heads) by deepft.train.finetune_methods.build_trained_model, without the LoRA
+    adapters: they are folded into the weights first."""
     from deepft.model import build_from_config
 
     state = merge_lora_state(dict(ckpt["model"]), ckpt, source)
-    model = build_from_config(ckpt["config"])
+    if finetune_record(ckpt["config"]):
+        from deepft.train.finetune_methods import build_trained_model
+
+        model = build_trained_model(ckpt["config"], lora=False)
+    else:
+        model = build_from_config(ckpt["config"])
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -72,10 +88,13 @@ def rebuild_model(ckpt: dict, source: str | os.PathLike = "checkpoint"):
 
 
 def lora_alpha(ckpt: dict) -> float | None:
-    """LoRA alpha of a checkpoint: ``ckpt["lora"]["alpha"]`` or the normalized
-    ``training/finetune`` section (method lora); None when neither says."""
-    if isinstance(ckpt.get("lora"), dict) and "alpha" in ckpt["lora"]:
-        return float(ckpt["lora"]["alpha"])
+    """LoRA alpha of a checkpoint: the fine-tuning record (``model/_finetune/lora``),
+    ``ckpt["lora"]`` or the normalized ``training/finetune`` section (method lora); None when
+    none says."""
+    record = finetune_record(ckpt.get("config", {})) or {}
+    for source in (record.get("lora"), ckpt.get("lora")):
+        if isinstance(source, dict) and "alpha" in source:
+            return float(source["alpha"])
     finetune = ckpt.get("config", {}).get("training", {}).get("finetune", {}) or {}
     if finetune.get("method") == "lora" and "alpha" in finetune:
         return float(finetune["alpha"])
