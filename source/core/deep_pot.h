@@ -15,8 +15,8 @@
 // Arrays are dense, C order (row-major), double precision whatever the model precision (a
 // float32 model computes in float32 and returns doubles). All functions throw
 // deepft::ModelFileError (load) or deepft::InputError (bad arguments), both from errors.h;
-// nothing else is thrown except std::bad_alloc. compute() is const and thread safe; it uses
-// OpenMP threads over atoms (set_num_threads).
+// otherwise only std::bad_alloc, or std::runtime_error for an internal kernel failure.
+// compute() is const and thread safe; it uses OpenMP threads over atoms (set_num_threads).
 #pragma once
 
 #include <cstdint>
