@@ -138,3 +138,16 @@ def test_other_activations_forces_match_energy_gradient(activation, organic):
     out = model(coord, None, atype)
     (grad,) = torch.autograd.grad(out["energy"].sum(), coord)
     torch.testing.assert_close(-grad, out["force"], rtol=0, atol=STRICT, msg=activation)
+
+
+def test_frozen_parameters_still_give_forces(water):
+    cfg = small_model_cfg(("O", "H"))
+    ref = build_model(cfg).eval()
+    cfg["descriptor"]["trainable"] = False
+    cfg["fitting_net"]["trainable"] = False
+    frozen = build_model(cfg).eval()
+    assert not any(p.requires_grad for p in frozen.parameters())
+    coord, box, atype = water
+    a, b = ref(coord, box, atype), frozen.train()(coord, box, atype)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key].detach(), rtol=0, atol=STRICT, msg=key)
