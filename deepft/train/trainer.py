@@ -228,6 +228,8 @@ class Trainer:
             lcurve = LcurveWriter(disp_file, columns, append=self.step > 0,
                                   branches=self.branches if self.multitask else None)
         start_step = self.step
+        if self.tensorboard:
+            self.tensorboard.open(self.step)
         t_last, steps_since = time.perf_counter(), 0
         log.info("training %d steps from step %d (%s)", self.numb_steps, self.step,
                  ", ".join(self.branches))
@@ -292,7 +294,12 @@ class Trainer:
 
 
 class TensorboardLog:
-    """Loss, per-branch RMSEs and lr through torch.utils.tensorboard every tensorboard_freq."""
+    """Loss, per-branch RMSEs and lr through torch.utils.tensorboard every tensorboard_freq.
+
+    The import is checked when the trainer is built (a clear error before any output); the
+    writer opens when the loop starts, with ``purge_step`` on a restart so TensorBoard drops the
+    events a killed run wrote after its last checkpoint (as lcurve.out is cut back).
+    """
 
     def __init__(self, tr: dict):
         try:
@@ -301,8 +308,14 @@ class TensorboardLog:
             raise TrainingError(f"training.tensorboard is true but TensorBoard is missing ({err})",
                                 hint="pip install tensorboard, or set tensorboard to false"
                                 ) from None
-        self.writer = SummaryWriter(log_dir=tr.get("tensorboard_log_dir", "log"))
-        self.freq = max(1, int(tr.get("tensorboard_freq", 1)))
+        self._writer_class = SummaryWriter
+        self.log_dir = tr.get("tensorboard_log_dir", "log")
+        self.writer = None
+
+    def open(self, step: int) -> None:
+        """Start writing at ``step`` (steps already done)."""
+        self.writer = self._writer_class(log_dir=self.log_dir,
+                                         purge_step=step + 1 if step > 0 else None)
 
     def write(self, step: int, branch: str, metrics: dict, lr: float, multitask: bool) -> None:
         self.writer.add_scalar("lr", lr, step)
@@ -310,7 +323,8 @@ class TensorboardLog:
             self.writer.add_scalar(f"{k}_{branch}" if multitask else k, v, step)
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def trim_lcurve(path: str, step: int) -> None:
