@@ -65,3 +65,22 @@ def test_missing_tensorboard_is_a_clear_error(tmp_path, water_dir, write_input):
     assert "training.tensorboard is true but TensorBoard is missing" in err
     assert "pip install tensorboard" in err
     assert not (tmp_path / "model.ckpt.pt").exists() and not (tmp_path / "log").exists()
+
+
+@pytest.mark.skipif(not HAVE_TB, reason="tensorboard is not installed (pip install tensorboard)")
+def test_restart_purges_the_events_after_the_checkpoint(tmp_path, water_dir, write_input):
+    """Restarting from step 3 of a 6-step run rewrites steps 4..6 once, as lcurve.out."""
+    write_input(small_water_input(water_dir, numb_steps=6, disp_freq=1, save_freq=3,
+                                  tensorboard=True, tensorboard_freq=1))
+    run_deepft("train", "input.json", cwd=tmp_path)
+    first = read_scalars(tmp_path / "log")
+    run_deepft("train", "input.json", "--restart", "model.ckpt-3.pt", cwd=tmp_path)
+    second = read_scalars(tmp_path / "log")
+    assert sorted(second["rmse"]) == [1, 2, 3, 4, 5, 6]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "log"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("rmse")] == [1, 2, 3, 4, 5, 6]
+    for step in range(1, 7):  # the restarted run repeats the same steps bit for bit
+        assert second["rmse"][step] == pytest.approx(first["rmse"][step], rel=1e-6)
