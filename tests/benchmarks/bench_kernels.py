@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -167,11 +166,20 @@ def envmat_setup(replicas: int):
 def envmat_peak_memory(impl: str, kind: str, replicas: int) -> float:
     """Worker process: peak RSS during five calls minus the RSS before them (MB)."""
     step = envmat_setup(replicas)[(impl, kind)]
-    with open("/proc/self/statm") as f:
-        rss_before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024.0  # KiB
+    # VmHWM (peak RSS of this process image) rather than ru_maxrss, which Linux carries over
+    # from the parent process across fork + exec
+    rss_before = _proc_status_kib("VmRSS")
     for _ in range(5):
         step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024.0
+    return (_proc_status_kib("VmHWM") - rss_before) / 1024.0
+
+
+def _proc_status_kib(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return float(line.split()[1])
+    raise RuntimeError(f"{key} not found in /proc/self/status")
 
 
 def bench_envmat(repeat: int) -> None:
@@ -213,7 +221,8 @@ def main() -> None:
     parser.add_argument("--skip-nlist", action="store_true")
     parser.add_argument("--skip-envmat", action="store_true")
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--ase-max-atoms", type=int, default=100_000)
+    parser.add_argument("--ase-max-atoms", type=int, default=20_000,
+                        help="skip ASE above this size (98,304 atoms: ~85 s and ~11 GB)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
