@@ -10,6 +10,10 @@
    the timed loop).
 
 Usage: python tests/benchmarks/bench_kernels.py [--skip-nlist] [--skip-envmat] [--repeat N]
+
+OMP_WAIT_POLICY defaults to PASSIVE here (for both implementations): on a shared 2-core machine
+torch's spinning OpenMP workers otherwise steal the core the measured thread runs on, and small
+2-thread torch ops take ~10 ms instead of ~0.1 ms. Export OMP_WAIT_POLICY=ACTIVE to compare.
 """
 
 from __future__ import annotations
@@ -112,10 +116,10 @@ def bench_nlist(repeat: int, ase_max_atoms: int) -> None:
 SEL = [46, 92]
 
 
-def envmat_setup(replicas: int):
+def envmat_setup(replicas: int, threads: int = 2):
     """Callables {(impl, kind): fn} on water x replicas^3, kind "envmat" or "step":
 
-    - envmat: rij (leaf) -> em -> E = sum(em W) -> dE/drij: the env matrix alone;
+    - envmat: rij (leaf) -> em -> E = sum(em * w) -> dE/drij: the env matrix alone;
     - step: coord -> rij -> em -> E = sum tanh(em W) -> F = -dE/dcoord, each implementation
       with its own rij gather (torch indexing for the reference, pair_displacements for deepft).
     """
@@ -124,8 +128,8 @@ def envmat_setup(replicas: int):
 
     from deepft.ops import build_nlist, env_mat_se_a, pair_displacements, reference
 
-    torch.set_num_threads(2)
-    core.set_num_threads(2)
+    torch.set_num_threads(threads)
+    core.set_num_threads(threads)
     coord, box, atype = water_box(replicas)
     nl = build_nlist(coord[None], box.reshape(1, 9), atype, RCUT, SEL)
     idx = torch.from_numpy(nl.nlist[0])
@@ -134,7 +138,9 @@ def envmat_setup(replicas: int):
     ctype = torch.from_numpy(atype)[None]
     davg = torch.tensor([[0.1, 0, 0, 0], [0.05, 0, 0, 0]], dtype=torch.float64)
     dstd = torch.tensor([[0.5, 0.3, 0.3, 0.3], [0.4, 0.2, 0.2, 0.2]], dtype=torch.float64)
-    weights = torch.randn(4, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.randn(4, 8, dtype=torch.float64, generator=gen)
+    w4 = torch.randn(4, dtype=torch.float64, generator=gen)
     base = torch.from_numpy(coord)
     box_t = torch.from_numpy(box.reshape(1, 9))
     rij0 = (base[idx.clamp(min=0)] + shift - base[:, None])[None]
@@ -148,7 +154,7 @@ def envmat_setup(replicas: int):
     def envmat_only(impl):
         r = rij0.clone().requires_grad_()
         em = kernels[impl](r, mask, ctype, davg, dstd, RCUT, 0.5)
-        return torch.autograd.grad((em @ weights).sum(), r)[0]
+        return torch.autograd.grad((em * w4).sum(), r)[0]
 
     def step(impl):
         x = base.clone().requires_grad_()
@@ -163,9 +169,9 @@ def envmat_setup(replicas: int):
     return fns
 
 
-def envmat_peak_memory(impl: str, kind: str, replicas: int) -> float:
+def envmat_peak_memory(impl: str, kind: str, replicas: int, threads: int) -> float:
     """Worker process: peak RSS during five calls minus the RSS before them (MB)."""
-    step = envmat_setup(replicas)[(impl, kind)]
+    step = envmat_setup(replicas, threads)[(impl, kind)]
     # VmHWM (peak RSS of this process image) rather than ru_maxrss, which Linux carries over
     # from the parent process across fork + exec
     rss_before = _proc_status_kib("VmRSS")
@@ -182,11 +188,12 @@ def _proc_status_kib(key: str) -> float:
     raise RuntimeError(f"{key} not found in /proc/self/status")
 
 
-def bench_envmat(repeat: int) -> None:
+def bench_envmat(repeat: int, threads: int) -> None:
     import torch
 
-    print(f"\nse_e2_a env matrix, sel {SEL}, 2 threads, fp64 (best of {repeat}, interleaved; ms)"
-          "\n  env-mat: rij -> em -> sum(em W) -> dE/drij"
+    print(f"\nse_e2_a env matrix, sel {SEL}, {threads} threads, fp64 (best of {repeat}, "
+          "interleaved; ms)"
+          "\n  env-mat: rij -> em -> sum(em * w) -> dE/drij"
           "\n  step:    coord -> rij -> em -> sum tanh(em W) -> forces (includes the rij gather "
           "and the tanh energy)"
           "\n  peak MB: peak RSS of 5 calls minus the RSS before them, fresh process")
@@ -195,7 +202,7 @@ def bench_envmat(repeat: int) -> None:
     print(header)
     print("-" * len(header))
     for replicas in (1, 2):
-        res = interleaved_best(envmat_setup(replicas), repeat)
+        res = interleaved_best(envmat_setup(replicas, threads), repeat)
         for kind in ("envmat", "step"):
             a, b = res[("deepft", kind)][1], res[("reference", kind)][1]
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
@@ -204,7 +211,7 @@ def bench_envmat(repeat: int) -> None:
             peak = {}
             for kind in ("envmat", "step"):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", f"{impl}:{kind}:{replicas}"],
+                    [sys.executable, __file__, "--worker", f"{impl}:{kind}:{replicas}:{threads}"],
                     check=True, capture_output=True, text=True, cwd=REPO,
                     env={**os.environ, "PYTHONPATH": str(REPO)},
                 )
@@ -221,22 +228,24 @@ def main() -> None:
     parser.add_argument("--skip-nlist", action="store_true")
     parser.add_argument("--skip-envmat", action="store_true")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2, help="threads of the env-matrix part")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000,
                         help="skip ASE above this size (98,304 atoms: ~85 s and ~11 GB)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        impl, kind, replicas = args.worker.split(":")
-        print(envmat_peak_memory(impl, kind, int(replicas)))
+        impl, kind, replicas, threads = args.worker.split(":")
+        print(envmat_peak_memory(impl, kind, int(replicas), int(threads)))
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
     if not args.skip_nlist:
         bench_nlist(args.repeat, args.ase_max_atoms)
     if not args.skip_envmat:
-        bench_envmat(args.repeat)
+        bench_envmat(args.repeat, args.threads)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch / libgomp start
     sys.path.insert(0, str(REPO))
     main()
