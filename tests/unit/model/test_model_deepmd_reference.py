@@ -39,3 +39,18 @@ def test_matches_deepmd_kit(type_one_side):
         np.testing.assert_allclose(out[key].numpy(), want, rtol=0,
                                    atol=AGREE * max(1.0, np.abs(want).max()),
                                    err_msg=f"{key} type_one_side={type_one_side}")
+
+
+def test_input_stats_match_deepmd_kit(water_dir):
+    ref = np.load(REF)
+    folder = water_dir / "data_0"
+    sample = {"coord": np.load(folder / "set.000" / "coord.npy")[:5].reshape(5, -1, 3),
+              "box": np.load(folder / "set.000" / "box.npy")[:5],
+              "atype": np.loadtxt(folder / "type.raw", dtype=np.int64)}
+    cfg = {"type_map": ["O", "H"],
+           "descriptor": {"type": "se_e2_a", "sel": [46, 92], "rcut": 6.0, "rcut_smth": 0.5,
+                          "neuron": [8], "axis_neuron": 4},
+           "fitting_net": {"type": "ener", "neuron": [8]}}
+    stats = build_model(cfg).descriptor.compute_input_stats([sample])
+    np.testing.assert_allclose(stats["davg"], ref["stats/davg"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(stats["dstd"], ref["stats/dstd"], rtol=1e-12, atol=0)

@@ -58,6 +58,23 @@ def one(type_one_side: bool, coord, box, atype, out: dict) -> None:
         out[tag + key] = res[key].detach().numpy()
 
 
+def input_stats(out: dict) -> None:
+    """DeePMD-kit's descriptor statistics (EnvMatStatSe) over the first 5 water frames."""
+    model = get_model(CFG).to("cpu")
+    coord = np.load(WATER / "set.000" / "coord.npy")[:5].reshape(5, -1, 3)
+    box = np.load(WATER / "set.000" / "box.npy")[:5]
+    atype = np.loadtxt(WATER / "type.raw", dtype=np.int64)
+    sample = [{"coord": torch.tensor(coord, dtype=torch.float64),
+               "atype": torch.tensor(np.tile(atype, (5, 1))),
+               "box": torch.tensor(box, dtype=torch.float64),
+               "natoms": torch.tensor([[192, 192, 64, 128]] * 5)}]
+    desc = model.atomic_model.descriptor
+    desc.compute_input_stats(lambda: sample)
+    sd = desc.state_dict()
+    out["stats/davg"] = sd["sea.mean"][:, 0].numpy()
+    out["stats/dstd"] = sd["sea.stddev"][:, 0].numpy()
+
+
 def main() -> None:
     coord = np.load(WATER / "set.000" / "coord.npy")[:1].reshape(1, -1, 3).astype(np.float64)
     box = np.load(WATER / "set.000" / "box.npy")[:1].astype(np.float64)
@@ -65,6 +82,7 @@ def main() -> None:
     out = {"coord": coord, "box": box, "atype": atype}
     for tos in (True, False):
         one(tos, coord, box, atype, out)
+    input_stats(out)
     import deepmd
 
     out["deepmd_version"] = np.array(deepmd.__version__)
