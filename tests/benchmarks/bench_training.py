@@ -1,0 +1,496 @@
+"""Training benchmark: deepft vs DeePMD-kit 3.2.0 on DeePMD-kit's water se_e2_a example.
+
+    python tests/benchmarks/bench_training.py [--steps 1000] [--threads 2] [--skip-deepmd]
+        [--deepmd-venv /work/bench/dpvenv] [--workdir DIR] [--deepmd-inference-json FILE]
+
+Both engines get the SAME input JSON (DeePMD-kit's water se_e2_a: sel [46, 92], rcut 6 Å,
+embedding 25-50-100, axis 16, fitting 240-240-240, batch 1, float64, lr 1e-3 -> 1e-5 with
+decay_steps 100, disp_freq 100; data_0..2 train, data_3 validation) in separate folders:
+`dp --pt train input.json` (from the venv made by tests/benchmarks/deepmd_env.sh) and
+`python -m deepft train input.json`, each with OMP_NUM_THREADS = torch intra-op threads =
+--threads (DeePMD-kit: DP_INTRA_OP_PARALLELISM_THREADS, inter-op 1), CPU only.
+
+Measured the same way for both (no engine code is touched):
+- s/step: every log line is time-stamped by this script as it arrives on the pipe; s/step =
+  (t(line of step --warmup) - ... t(line of the last step)) / (steps - warmup). The window holds
+  the same per-disp_freq validation (3 frames), lcurve writes and checkpoint save for both.
+  Each tool's own "average" figure (which excludes validation) is shown next to it.
+- CPU s/step: user+system time of the process tree over the same window (less sensitive to
+  other load on the machine than wall time).
+- peak RSS: the process tree (main process + e.g. DeePMD-kit's data-loader workers) polled every
+  0.2 s from /proc: max of the summed RSS, max of the summed PSS (shared pages counted once),
+  and the main process's own high-water mark (VmHWM).
+- validation RMSE: the final model on all 80 frames of data_3 with each tool's `test` command
+  (DeePMD-kit: `dp --pt freeze` + `dp --pt test`; deepft: `deepft freeze` + `deepft test`, or
+  the checkpoint when freezing is not available).
+The 1-minute load average is sampled during each run: wall times taken with a load well above
+the thread count (other programs running) are not trustworthy; the table says so.
+
+--deepmd-inference-json FILE also times the frozen DeePMD-kit model's `DeepPot.eval` (energy,
+forces, virial; fp64, --threads) on a data_3 frame (192 atoms) and its 2x2x2 replica (1,536
+atoms) and writes the numbers to FILE for tests/benchmarks/bench_inference.py.
+--skip-deepmd uses the DeePMD-kit figures recorded in /work/shared/REFERENCE.md instead.
+DeePMD-kit is never a dependency of deepft.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WATER = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data")) / "water"
+DEFAULT_VENV = Path("/work/bench/dpvenv")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+# DeePMD-kit 3.2.0, 2 cores, fp64, this example (/work/shared/REFERENCE.md)
+REFERENCE_DEEPMD = {"s_step": 0.275, "peak_rss_mb": 2000.0}
+STEP_LINE = {  # the line each engine prints after the validation of step N
+    "deepft": re.compile(r"\bstep (\d+)/\d+\s"),
+    "deepmd": re.compile(r"batch\s+(\d+): total wall time", re.IGNORECASE),
+}
+SELF_AVERAGE = {
+    "deepft": re.compile(r"average ([0-9.eE+-]+) s/step"),
+    "deepmd": re.compile(r"average training time: ([0-9.eE+-]+) s/batch", re.IGNORECASE),
+}
+
+
+def water_input(steps: int, data: Path) -> dict:
+    """DeePMD-kit's examples/water/se_e2_a/input.json with absolute data paths and ``steps``."""
+    return {
+        "model": {
+            "type_map": ["O", "H"],
+            "descriptor": {"type": "se_e2_a", "sel": [46, 92], "rcut_smth": 0.5, "rcut": 6.0,
+                           "neuron": [25, 50, 100], "resnet_dt": False, "axis_neuron": 16,
+                           "type_one_side": True, "precision": "float64", "seed": 1},
+            "fitting_net": {"neuron": [240, 240, 240], "resnet_dt": True,
+                            "precision": "float64", "seed": 1},
+            "data_stat_nbatch": 10,
+        },
+        "learning_rate": {"type": "exp", "decay_steps": 100, "start_lr": 1e-3, "stop_lr": 1e-5},
+        "loss": {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000,
+                 "limit_pref_f": 1, "start_pref_v": 0, "limit_pref_v": 0},
+        "training": {
+            "training_data": {"systems": [str(data / f"data_{i}") for i in range(3)],
+                              "batch_size": 1},
+            "validation_data": {"systems": [str(data / "data_3")], "batch_size": 1,
+                                "numb_btch": 3},
+            "numb_steps": steps, "seed": 10, "disp_file": "lcurve.out", "disp_freq": 100,
+            "save_freq": 500,
+        },
+    }
+
+
+# ---- process-tree monitoring --------------------------------------------------------------
+
+
+def _proc_table() -> dict[int, tuple[int, float, int]]:
+    """pid -> (ppid, user+system CPU seconds, RSS kB) for every readable process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                rest = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        table[int(name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick,
+                            int(rest[21]) * PAGE_KB)
+    return table
+
+
+def tree_pids(root: int, table: dict) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _status_kb(pid: int, path: str, key: str) -> int:
+    try:
+        with open(f"/proc/{pid}/{path}") as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class RunRecord:
+    """What one monitored command did: time-stamped step lines, memory and load samples."""
+    name: str
+    returncode: int = 0
+    wall_s: float = 0.0
+    steps: dict[int, tuple[float, float]] = field(default_factory=dict)  # step -> (t, cpu s)
+    peak_rss_kb: int = 0
+    peak_pss_kb: int = 0
+    main_hwm_kb: int = 0
+    loads: list[tuple[float, float]] = field(default_factory=list)  # (t, 1-min load)
+    self_average: float | None = None
+    log: str = ""
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """The logged steps closest to (first, last): a short run may not log step ``last``."""
+        if not self.steps:
+            return first, first
+        lo = first if first in self.steps else min(self.steps)
+        hi = last if last in self.steps else max(self.steps)
+        return lo, hi
+
+    def window(self, first: int, last: int) -> tuple[float, float] | None:
+        """(wall s/step, CPU s/step) between the lines of steps ``first`` and ``last``."""
+        first, last = self.span(first, last)
+        if last <= first:
+            return None
+        (t0, c0), (t1, c1) = self.steps[first], self.steps[last]
+        return (t1 - t0) / (last - first), (c1 - c0) / (last - first)
+
+    def load_in(self, first: int, last: int) -> tuple[float, float]:
+        """(mean, max) 1-minute load average sampled between two step lines (whole run else)."""
+        first, last = self.span(first, last)
+        lo = self.steps.get(first, (0.0, 0))[0]
+        hi = self.steps.get(last, (float("inf"), 0))[0] if last > first else float("inf")
+        vals = [v for t, v in self.loads if lo <= t <= hi] or [v for _, v in self.loads] or [0]
+        return sum(vals) / len(vals), max(vals)
+
+
+def run_monitored(name: str, cmd: list[str], cwd: Path, env: dict, step_re: re.Pattern | None,
+                  avg_re: re.Pattern | None, log_path: Path) -> RunRecord:
+    """Run ``cmd``; stamp its output lines, poll its process tree's memory and the load."""
+    rec = RunRecord(name)
+    t_start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    done = threading.Event()
+    cpu_now = [0.0]
+
+    def poll() -> None:
+        n = 0
+        while not done.is_set():
+            table = _proc_table()
+            pids = tree_pids(proc.pid, table)
+            cpu_now[0] = sum(table[p][1] for p in pids)
+            rec.peak_rss_kb = max(rec.peak_rss_kb, sum(table[p][2] for p in pids))
+            if n % 5 == 0:  # smaps_rollup is slower to read: once a second
+                pss = sum(_status_kb(p, "smaps_rollup", "Pss:") for p in pids)
+                rec.peak_pss_kb = max(rec.peak_pss_kb, pss)
+                rec.loads.append((time.perf_counter(), os.getloadavg()[0]))
+            rec.main_hwm_kb = max(rec.main_hwm_kb, _status_kb(proc.pid, "status", "VmHWM:"))
+            n += 1
+            done.wait(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    lines = []
+    with open(log_path, "w", buffering=1) as log:
+        for line in proc.stdout:
+            now = time.perf_counter()
+            log.write(line)
+            lines.append(line)
+            m = step_re.search(line) if step_re else None
+            if m and int(m.group(1)) not in rec.steps:
+                table = _proc_table()
+                cpu = sum(table[p][1] for p in tree_pids(proc.pid, table)) or cpu_now[0]
+                rec.steps[int(m.group(1))] = (now, cpu)
+            a = avg_re.search(line) if avg_re else None
+            if a:
+                rec.self_average = float(a.group(1))
+    rec.returncode = proc.wait()
+    done.set()
+    poller.join()
+    rec.wall_s = time.perf_counter() - t_start
+    rec.log = "".join(lines)
+    return rec
+
+
+def checked(rec: RunRecord, what: str) -> RunRecord:
+    if rec.returncode != 0:
+        tail = "\n".join(rec.log.splitlines()[-30:])
+        raise SystemExit(f"{rec.name}: {what} failed with exit code {rec.returncode}:\n{tail}")
+    return rec
+
+
+# ---- the two engines ----------------------------------------------------------------------
+
+
+def thread_env(threads: int, extra_path: str | None = None) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads), DP_INTRA_OP_PARALLELISM_THREADS=str(threads),
+               DP_INTER_OP_PARALLELISM_THREADS="1", CUDA_VISIBLE_DEVICES="",
+               PYTHONUNBUFFERED="1")
+    if extra_path:
+        env["PATH"] = extra_path + os.pathsep + env["PATH"]
+    return env
+
+
+def rmse_from_test_log(text: str) -> tuple[float, float]:
+    """(energy RMSE per atom eV, force RMSE eV/Å) from `dp test` / `deepft test` output."""
+    e = re.findall(r"Energy RMSE/Natoms\s*:\s*([0-9.eE+-]+)", text)
+    f = re.findall(r"Force\s+RMSE\s*:\s*([0-9.eE+-]+)", text)
+    if not e or not f:
+        raise SystemExit(f"no RMSE lines found in the test output:\n{text[-2000:]}")
+    return float(e[-1]), float(f[-1])
+
+
+def train_deepft(folder: Path, cfg: dict, threads: int) -> tuple[RunRecord, tuple | None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "input.json").write_text(json.dumps(cfg, indent=2))
+    env = thread_env(threads)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    py = [sys.executable, "-m", "deepft"]
+    rec = checked(run_monitored("deepft", [*py, "train", "input.json"], folder, env,
+                                STEP_LINE["deepft"], SELF_AVERAGE["deepft"],
+                                folder / "train.log"), "train")
+    frozen = run_monitored("deepft", [*py, "freeze", "-c", "model.ckpt.pt", "-o", "model.dft"],
+                           folder, env, None, None, folder / "freeze.log")
+    model = "model.dft" if frozen.returncode == 0 else "model.ckpt.pt"
+    if frozen.returncode != 0:
+        print(f"deepft freeze failed (exit {frozen.returncode}); testing the checkpoint")
+    test = run_monitored("deepft", [*py, "test", "-m", model, "-s", cfg["training"][
+        "validation_data"]["systems"][0]], folder, env, None, None, folder / "test.log")
+    return rec, (rmse_from_test_log(test.log) if test.returncode == 0 else None)
+
+
+def train_deepmd(folder: Path, cfg: dict, threads: int, venv: Path
+                 ) -> tuple[RunRecord, tuple | None]:
+    dp = venv / "bin" / "dp"
+    if not dp.exists():
+        raise SystemExit(f"{dp} not found: create the venv with tests/benchmarks/deepmd_env.sh "
+                         "or pass --skip-deepmd")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "input.json").write_text(json.dumps(cfg, indent=2))
+    env = thread_env(threads, str(venv / "bin"))
+    env.pop("PYTHONPATH", None)
+    env["VIRTUAL_ENV"] = str(venv)
+    env["LD_LIBRARY_PATH"] = str(venv / "lib") + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    rec = checked(run_monitored("DeePMD-kit", [str(dp), "--pt", "train", "input.json"], folder,
+                                env, STEP_LINE["deepmd"], SELF_AVERAGE["deepmd"],
+                                folder / "train.log"), "train")
+    checked(run_monitored("DeePMD-kit", [str(dp), "--pt", "freeze", "-o", "frozen_model.pth"],
+                          folder, env, None, None, folder / "freeze.log"), "freeze")
+    test = checked(run_monitored(
+        "DeePMD-kit", [str(dp), "--pt", "test", "-m", "frozen_model.pth", "-s",
+                       cfg["training"]["validation_data"]["systems"][0]],
+        folder, env, None, None, folder / "test.log"), "test")
+    return rec, rmse_from_test_log(test.log)
+
+
+# ---- DeePMD-kit inference (run inside its venv) -------------------------------------------
+
+INFER_SNIPPET = r"""
+import json, resource, sys, time
+import numpy as np
+import torch
+from deepmd.infer import DeepPot
+a = json.loads(sys.argv[1])
+d = a["data"]
+coord = np.load(d + "/set.000/coord.npy")[0].reshape(-1, 3)
+box = np.load(d + "/set.000/box.npy")[0].reshape(3, 3)
+atype = np.loadtxt(d + "/type.raw", dtype=int)
+dp = DeepPot(a["model"])
+cases = []
+for rep, repeat in ((1, a["repeat_small"]), (2, a["repeat_large"])):
+    shifts = np.stack(np.meshgrid(*[np.arange(rep)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    c = (coord[None] + (shifts @ box)[:, None]).reshape(1, -1)
+    b = (box * rep).reshape(1, 9)
+    t = np.tile(atype, len(shifts)).tolist()
+    for _ in range(2):
+        e, f, v = dp.eval(c, b, t)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        e, f, v = dp.eval(c, b, t)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    cases.append({"natoms": len(t), "replicate": [rep] * 3, "repeats": repeat,
+                  "ms_per_frame_median": 1e3 * times[len(times) // 2],
+                  "ms_per_frame_min": 1e3 * times[0],
+                  "ms_per_frame_mean": 1e3 * sum(times) / len(times),
+                  "energy_eV": float(np.asarray(e).ravel()[0]),
+                  "max_abs_force_eV_A": float(np.abs(f).max()),
+                  "peak_rss_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+import deepmd
+print("RESULT " + json.dumps({"deepmd_version": deepmd.__version__,
+      "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+      "cases": cases}))
+"""
+
+
+def deepmd_inference(venv: Path, model: Path, threads: int, out: Path, repeat: int) -> dict:
+    """Time DeePMD-kit's DeepPot.eval (e, f, v) on 192 and 1,536 water atoms; write ``out``."""
+    env = thread_env(threads, str(venv / "bin"))
+    env.pop("PYTHONPATH", None)
+    args = {"data": str(WATER / "data_3"), "model": str(model), "repeat_small": repeat,
+            "repeat_large": max(3, repeat // 4)}
+    load0 = os.getloadavg()[0]
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", INFER_SNIPPET, json.dumps(args)],
+                          env=env, capture_output=True, text=True)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not line:
+        raise SystemExit(f"DeePMD-kit inference failed:\n{proc.stdout[-2000:]}\n"
+                         f"{proc.stderr[-3000:]}")
+    res = json.loads(line[0][len("RESULT "):])
+    res.update({"engine": "DeePMD-kit", "backend": "pt (frozen .pth, TorchScript)",
+                "api": "deepmd.infer.DeepPot.eval(coord, box, atype) -> energy, force, virial",
+                "model": str(model), "system": "water data_3 frame 0, replicated",
+                "precision": "float64", "threads": threads, "machine": machine(),
+                "load_avg_1min_before_after": [load0, os.getloadavg()[0]],
+                "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
+# ---- report -------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def wait_for_quiet(max_load: float, max_wait: float) -> float:
+    """Sleep until the 1-minute load average is below ``max_load`` (at most ``max_wait`` s)."""
+    t0 = time.time()
+    while os.getloadavg()[0] > max_load and time.time() - t0 < max_wait:
+        print(f"  load {os.getloadavg()[0]:.2f} > {max_load}: waiting", flush=True)
+        time.sleep(30)
+    return os.getloadavg()[0]
+
+
+def summary(rec: RunRecord | None, rmse, warmup: int, steps: int) -> dict:
+    if rec is None:  # --skip-deepmd
+        r = REFERENCE_DEEPMD
+        return {"s_step": r["s_step"], "self": None, "cpu": None, "rss": r["peak_rss_mb"],
+                "pss": None, "hwm": None, "rmse": None, "load": None, "source": "REFERENCE.md"}
+    win = rec.window(warmup, steps) or (None, None)
+    return {"s_step": win[0], "self": rec.self_average, "cpu": win[1],
+            "rss": rec.peak_rss_kb / 1024, "pss": rec.peak_pss_kb / 1024,
+            "hwm": rec.main_hwm_kb / 1024, "rmse": rmse, "load": rec.load_in(warmup, steps),
+            "source": "measured"}
+
+
+def fmt(x, spec: str) -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def print_table(rows: dict[str, dict], warmup: int, steps: int, threads: int) -> None:
+    print(f"\nmachine: {machine()}; {threads} threads per engine; fp64; batch 1; "
+          f"s/step over steps {warmup}..{steps} from time-stamped log lines")
+    print("s/step: wall, log-line stamps; (self): the tool's own average; CPU: user+sys of the "
+          "process tree;\nRSS/PSS: peak of the process tree's sum (PSS counts pages shared with "
+          "forked workers once);\nHWM: main process high-water mark; RMSE: `test` on data_3 "
+          "(80 frames), E per atom (eV), F (eV/Å); load: 1-min load average during the window")
+    head = (f"{'engine':<12}{'s/step':>9}{'(self)':>9}{'CPU s/st':>10}{'RSS MB':>9}"
+            f"{'PSS MB':>9}{'HWM MB':>9}{'E rmse/at':>11}{'F rmse':>10}{'load avg/max':>14}")
+    print(head)
+    print("-" * len(head))
+    for name, r in rows.items():
+        e, f = r["rmse"] or (None, None)
+        load = f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" if r["load"] else "n/a"
+        label = name if r["source"] == "measured" else f"{name}*"
+        print(f"{label:<12}{fmt(r['s_step'], '.4f'):>9}{fmt(r['self'], '.4f'):>9}"
+              f"{fmt(r['cpu'], '.4f'):>10}{fmt(r['rss'], '.0f'):>9}{fmt(r['pss'], '.0f'):>9}"
+              f"{fmt(r['hwm'], '.0f'):>9}{fmt(e, '.2e'):>11}{fmt(f, '.2e'):>10}{load:>14}")
+    if any(r["source"] != "measured" for r in rows.values()):
+        print("* figures recorded in /work/shared/REFERENCE.md, not measured in this run")
+    print_targets(rows)
+
+
+def print_targets(rows: dict[str, dict]) -> None:
+    ft, dp = rows.get("deepft"), rows.get("DeePMD-kit")
+    if not ft or not dp:
+        return
+    print("\ntargets (issue #4):")
+    if ft["s_step"] and dp["s_step"]:
+        speed = dp["s_step"] / ft["s_step"]
+        print(f"  step speed-up   {speed:6.2f}x  (target >= 3x)    "
+              f"{'PASS' if speed >= 3 else 'FAIL'}")
+    if ft["cpu"] and dp["cpu"]:
+        print(f"  CPU-time ratio  {dp['cpu'] / ft['cpu']:6.2f}x  (information)")
+    key = "pss" if ft["pss"] and dp["pss"] else "rss"  # PSS: forked workers' shared pages once
+    if ft[key] and dp[key]:
+        ratio = ft[key] / dp[key]
+        print(f"  peak {key.upper()} ratio  {ratio:6.2f}   (target <= 0.5)   "
+              f"{'PASS' if ratio <= 0.5 else 'FAIL'}")
+    if ft["rmse"] and dp["rmse"]:
+        ratio = ft["rmse"][1] / dp["rmse"][1]
+        print(f"  force RMSE      {ratio:6.2f}x  (target <= 1.00)  "
+              f"{'PASS' if ratio <= 1.0 else 'FAIL'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=100, help="steps excluded from s/step")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", type=Path, default=WATER, help="folder with data_0..data_3")
+    p.add_argument("--workdir", type=Path, default=None, help="keep the runs here")
+    p.add_argument("--deepmd-venv", type=Path, default=DEFAULT_VENV)
+    p.add_argument("--skip-deepmd", action="store_true",
+                   help="use REFERENCE.md's DeePMD-kit figures instead of running it")
+    p.add_argument("--skip-deepft", action="store_true")
+    p.add_argument("--deepmd-inference-json", type=Path, default=None,
+                   help="also time DeePMD-kit's DeepPot.eval and write the numbers here")
+    p.add_argument("--inference-repeat", type=int, default=20)
+    p.add_argument("--max-load", type=float, default=1.5,
+                   help="wait (up to --max-wait s) for a 1-min load below this before each run")
+    p.add_argument("--max-wait", type=float, default=900.0)
+    a = p.parse_args(argv)
+    if not 1 <= a.warmup < a.steps:  # both engines log step 1 and every disp_freq-th step
+        a.warmup = 1
+    workdir = a.workdir or Path(tempfile.mkdtemp(prefix="bench_training_"))
+    cfg = water_input(a.steps, a.data)
+    rows: dict[str, dict] = {}
+    print(f"runs in {workdir}")
+    if not a.skip_deepmd:
+        print(f"load before DeePMD-kit: {wait_for_quiet(a.max_load, a.max_wait):.2f}")
+        rec, rmse = train_deepmd(workdir / "deepmd", cfg, a.threads, a.deepmd_venv)
+        rows["DeePMD-kit"] = summary(rec, rmse, a.warmup, a.steps)
+        if a.deepmd_inference_json:
+            print(f"load before inference: {wait_for_quiet(a.max_load, a.max_wait):.2f}")
+            res = deepmd_inference(a.deepmd_venv, workdir / "deepmd" / "frozen_model.pth",
+                                   a.threads, a.deepmd_inference_json, a.inference_repeat)
+            for c in res["cases"]:
+                print(f"DeePMD-kit DeepPot.eval {c['natoms']:>5} atoms: "
+                      f"{c['ms_per_frame_median']:.1f} ms/frame (median of {c['repeats']})")
+            print(f"wrote {a.deepmd_inference_json}")
+    else:
+        rows["DeePMD-kit"] = summary(None, None, a.warmup, a.steps)
+    if not a.skip_deepft:
+        print(f"load before deepft: {wait_for_quiet(a.max_load, a.max_wait):.2f}")
+        rec, rmse = train_deepft(workdir / "deepft", cfg, a.threads)
+        rows["deepft"] = summary(rec, rmse, a.warmup, a.steps)
+    print_table(rows, a.warmup, a.steps, a.threads)
+    (workdir / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
