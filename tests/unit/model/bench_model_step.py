@@ -39,7 +39,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--type-one-side", type=int, default=1)
+    parser.add_argument("--mallopt", action="store_true",
+                        help="keep freed memory in the heap (glibc mallopt): fewer page faults")
     args = parser.parse_args()
+    if args.mallopt:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: tensors up to 32 MiB from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not hand freed memory back
     torch.set_num_threads(args.threads)
     model = water_model(bool(args.type_one_side))
     coord = torch.as_tensor(np.load(DATA / "set.000" / "coord.npy")[:1].reshape(1, -1, 3),
