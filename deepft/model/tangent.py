@@ -57,18 +57,24 @@ class TanhTangentLayer(torch.autograd.Function):
             z = torch.addmm(bias, x, matrix)
             zt = torch.mm(xt, matrix)
         h = fast_tanh(z)
-        ht = torch.addcmul(zt, zt * h, h, value=-1.0)  # (1 - h²) zt
         ctx.save_for_backward(x, xt, matrix, idt, h, zt)
         ctx.skip = skip
-        hs, hts = (h, ht) if idt is None else (h * idt, ht * idt)
+        # the tangent is not saved, so it is built in one buffer: (1 - h²) zt [* idt] + skip
+        yt = zt * h
+        yt.mul_(h)
+        torch.sub(zt, yt, out=yt)
+        hs = h
+        if idt is not None:
+            hs = h * idt
+            yt.mul_(idt)
+        rows = x.shape[0]
         if skip == "same":
-            return x + hs, xt + hts
+            return x + hs, yt.add_(xt)
         if skip == "double":
-            rows = x.shape[0]
             y = (hs.view(rows, 2, nin) + x[:, None, :]).view(rows, 2 * nin)
-            yt = (hts.view(rows, 2, nin) + xt[:, None, :]).view(rows, 2 * nin)
+            yt.view(rows, 2, nin).add_(xt[:, None, :])
             return y, yt
-        return hs, hts
+        return hs, yt
 
     @staticmethod
     @once_differentiable
@@ -84,10 +90,10 @@ class TanhTangentLayer(torch.autograd.Function):
         else:
             dh, dht = dy, dyt
         g = torch.addcmul(h.new_ones(()), h, h, value=-1.0)  # 1 - h²
-        dzt = dht * g
-        tmp = dht * zt
-        tmp.mul_(h)
-        dz = torch.add(dh, tmp, alpha=-2.0).mul_(g)
+        dz = dht * zt
+        dz.mul_(h)
+        torch.add(dh, dz, alpha=-2.0, out=dz).mul_(g)  # g (dh - 2 h zt dht)
+        dzt = g.mul_(dht)  # g is not needed any more
         d_matrix = d_bias = dx = dxt = None
         if ctx.needs_input_grad[2]:
             if nin == 1:
