@@ -64,9 +64,10 @@ SELF_AVERAGE = {
 }
 
 
-def water_input(steps: int, data: Path) -> dict:
-    """DeePMD-kit's examples/water/se_e2_a/input.json with absolute data paths and ``steps``."""
-    return {
+def water_input(steps: int, data: Path, seed: int | None = None) -> dict:
+    """DeePMD-kit's examples/water/se_e2_a/input.json with absolute data paths and ``steps``;
+    ``seed`` (None: the example's 1, 1, 10) replaces the descriptor, fitting and training seeds."""
+    cfg = {
         "model": {
             "type_map": ["O", "H"],
             "descriptor": {"type": "se_e2_a", "sel": [46, 92], "rcut_smth": 0.5, "rcut": 6.0,
@@ -88,6 +89,10 @@ def water_input(steps: int, data: Path) -> dict:
             "save_freq": 500,
         },
     }
+    if seed is not None:
+        cfg["model"]["descriptor"]["seed"] = cfg["model"]["fitting_net"]["seed"] = seed
+        cfg["training"]["seed"] = seed
+    return cfg
 
 
 # ---- process-tree monitoring --------------------------------------------------------------
@@ -473,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=100, help="steps excluded from s/step")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=None,
+                   help="descriptor/fitting/training seed for both engines (default: the "
+                        "example's 1/1/10); RMSE differences between engines within the spread "
+                        "over seeds are noise")
     p.add_argument("--data", type=Path, default=WATER, help="folder with data_0..data_3")
     p.add_argument("--workdir", type=Path, default=None, help="keep the runs here")
     p.add_argument("--deepmd-venv", type=Path, default=DEFAULT_VENV)
@@ -489,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= a.warmup < a.steps:  # both engines log step 1 and every disp_freq-th step
         a.warmup = 1
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="bench_training_"))
-    cfg = water_input(a.steps, a.data)
+    cfg = water_input(a.steps, a.data, a.seed)
     rows: dict[str, dict] = {}
     print(f"runs in {workdir}")
     if not a.skip_deepmd:
