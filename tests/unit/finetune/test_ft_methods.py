@@ -206,10 +206,6 @@ def test_new_head_model_file_sums_both_fitting_prefixes(tmp_path, organic_dir, m
     np.testing.assert_allclose(f_c, f.numpy(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="deepft/io/freeze.py rebuild_model builds with build_from_config; "
-                          "a new_head checkpoint needs deepft.train.finetune_methods."
-                          "build_trained_model(config, lora=False) there")
 def test_freeze_command_on_a_new_head_checkpoint(tmp_path, organic_dir, multitask_ckpt):
     from deepft.io.freeze import freeze
     from deepft.train.checkpoint import save_checkpoint
