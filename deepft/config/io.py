@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from deepft._atomic import atomic_write
 from deepft.errors import InputError
 
 
@@ -55,23 +55,9 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 def write_normalized(cfg: dict, path: str | os.PathLike) -> None:
     """Write ``cfg`` as indented JSON, atomically (temp file in the same folder + rename)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    text = json.dumps(cfg, indent=4) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as err:
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    except FileNotFoundError as err:
         raise InputError(f"cannot write the normalized input {path}: {err.strerror}",
                          hint="check that its folder exists and is writable") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(cfg, f, indent=4)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

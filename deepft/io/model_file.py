@@ -50,13 +50,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deepft._atomic import atomic_write
 from deepft.errors import ModelFileError
 
 MAGIC = b"DEEPFTMD"
@@ -146,20 +146,8 @@ def encode_model_file(header: Mapping, tensors: Mapping[str, np.ndarray]) -> byt
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temp file next to ``path``, fsync, then rename it over ``path``."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically (deepft._atomic)."""
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def write_model_file(path: str | os.PathLike, header: Mapping,

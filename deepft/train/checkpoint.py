@@ -16,30 +16,14 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from deepft import __version__
+from deepft._atomic import atomic_write
 from deepft.errors import ModelFileError
 
 FORMAT = "deepft-checkpoint"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(file_object)`` on a temp file next to ``path``, fsync, then rename over it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(state: dict, prefix: str, step: int, max_keep: int) -> Path:
