@@ -43,6 +43,7 @@ available (``cuda:LOCAL_RANK``), else the CPU.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -204,9 +205,21 @@ def init_distributed() -> DistInfo:
     return info
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+def shutdown(info: DistInfo, finished: bool) -> None:
+    """Leave the process group, all ranks together.
+
+    ``finished``: this rank ended normally, so every rank reaches this point and a barrier is safe
+    (after an error another rank may be gone, and the barrier would wait for it). The garbage
+    collection frees the DDP reducer, which holds the gloo process group, while the interpreter is
+    still whole: a gloo group destroyed during interpreter exit, or torn down while a peer is still
+    writing its checkpoint, aborts the process ("terminate called without an active exception").
+    """
+    if not (info.enabled and dist.is_initialized()):
+        return
+    gc.collect()
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def run_on_main(info: DistInfo, fn):

@@ -32,10 +32,13 @@ def train_command(args) -> int:
     from deepft.train.distributed import init_distributed, shutdown
 
     info = init_distributed()
+    finished = False
     try:
-        return run_training(args, info, cfg, restart, tasks)
+        status = run_training(args, info, cfg, restart, tasks)
+        finished = True
+        return status
     finally:
-        shutdown(info)
+        shutdown(info, finished)
 
 
 def find_restart(restart: str | None, cfg: dict) -> dict | None:
