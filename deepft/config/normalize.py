@@ -66,6 +66,7 @@ def normalize(raw: dict, source: str = "input.json") -> dict:
     root = schema.root(multi)
     out = chk.dict(root, cfg, ())
     check_all(out, chk, multi)
+    apply_training_precision(out)
     try:  # the checker above is stricter; this only guards against the two drifting apart
         root.check_value(out, strict=True)
     except ArgumentError as err:
@@ -81,3 +82,52 @@ def remap(path: Path, origins: dict[Path, Path]) -> tuple[Path, str | None]:
         if origin is not None:
             return origin + path[n:], path[2]
     return path, None
+
+
+def model_sections(cfg: dict) -> dict[str, dict]:
+    """Branch -> single-task model section (the dicts inside ``cfg``, not copies);
+    ``{"Default": cfg["model"]}`` for a single-task config."""
+    model = cfg["model"]
+    if is_multitask(cfg):
+        return dict(model["model_dict"].items())
+    return {"Default": model}
+
+
+def section_path(cfg: dict, branch: str) -> str:
+    """Key path of a branch's model section: ``model`` or ``model/model_dict/BRANCH``."""
+    return f"model/model_dict/{branch}" if is_multitask(cfg) else "model"
+
+
+def training_precision(cfg: dict) -> str | None:
+    """Parameter precision that ``training/precision`` asks for (tf32 -> float32), or None."""
+    wanted = cfg["training"].get("precision")
+    return "float32" if wanted == "tf32" else wanted
+
+
+def apply_training_precision(cfg: dict) -> None:
+    """``training/precision`` overrides ``precision`` of every descriptor and fitting net."""
+    wanted = training_precision(cfg)
+    if wanted is None:
+        return
+    for section in model_sections(cfg).values():
+        for part in ("descriptor", "fitting_net"):
+            section[part]["precision"] = wanted
+
+
+def check_training_precision(cfg: dict, model: dict, source: str) -> None:
+    """InputError when ``model`` (a model section taken from checkpoint ``source`` by a
+    restart, --init-model or --use-pretrain-script) has another precision than
+    ``training/precision`` asks for."""
+    wanted = training_precision(cfg)
+    if wanted is None:
+        return
+    taken = {"model": model}
+    wrong = [f"{section_path(taken, b)}/{part}/precision is {section[part]['precision']}"
+             for b, section in model_sections(taken).items()
+             for part in ("descriptor", "fitting_net")
+             if section[part].get("precision", "float64") != wanted]
+    if wrong:
+        raise InputError(f"training/precision is {cfg['training']['precision']} but in "
+                         f"{source} " + "; ".join(wrong),
+                         hint="remove training/precision (the checkpoint's precision is used), "
+                              "or start from a checkpoint trained in that precision")

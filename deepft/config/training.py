@@ -14,6 +14,8 @@ from dargs import Argument
 from deepft.config._args import inert, non_negative, one_of, positive
 from deepft.config.finetune import finetune_arg
 
+TRAINING_PRECISIONS = ("float64", "float32", "tf32")
+
 DOC_SYSTEMS = (
     "The data systems: a path or a list of paths. Each path is a system folder (holding "
     "type.raw and set.*/) or a parent folder searched recursively for systems. Relative paths "
@@ -167,6 +169,19 @@ def common_args() -> list[Argument]:
                  extra_check=one_of("stop", "skip"), extra_check_errmsg="must be stop or skip",
                  doc="(deepft) On a non-finite loss: ``stop`` with an error naming step, branch "
                      "and system, or ``skip`` the batch (no update) and go on."),
+        Argument("precision", [str, None], optional=True, default=None,
+                 extra_check=lambda v: v is None or v in TRAINING_PRECISIONS,
+                 extra_check_errmsg="must be null, " + ", ".join(TRAINING_PRECISIONS),
+                 doc="(deepft) Precision of the whole model for this run, overriding the "
+                     "``precision`` of every descriptor and fitting net: ``float64``, "
+                     "``float32``, or ``tf32`` (float32 weights, and on CUDA the matrix "
+                     "products run on TensorFloat-32 tensor cores: about 10 mantissa bits, "
+                     "much faster on A100/H100; on a CPU it is plain float32 and a warning "
+                     "says so). null: each component's own ``precision``. The per-element "
+                     "energy bias stays float64. float16/bfloat16 autocast is not offered: "
+                     "forces are energy gradients, and 8-11 mantissa bits lose them. A "
+                     "checkpoint continued with --restart, --init-model or --finetune must "
+                     "already have this precision."),
         finetune_arg(),
         inert("change_bias_after_training", bool, False, "bias refit after training"),
         inert("disp_avg", bool, False, "averaged display"),

@@ -81,6 +81,21 @@ def select_device(local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def configure_matmul_precision(precision: str | None, device: torch.device) -> None:
+    """``training/precision: tf32``: TensorFloat-32 matrix products on a CUDA device (the weights
+    are float32 already, see deepft.config.normalize); on a CPU a warning, plain float32."""
+    if precision != "tf32":
+        return
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        log.info("training/precision tf32: float32 weights, TensorFloat-32 matrix products on %s",
+                 device)
+    else:
+        log.warning("training/precision tf32: TensorFloat-32 exists only on CUDA GPUs; "
+                    "training on %s in plain float32", device)
+
+
 @dataclass
 class DistInfo:
     """Where this process stands: rank, number of ranks and its training device."""

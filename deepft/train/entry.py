@@ -59,6 +59,7 @@ def run_training(args, info, cfg: dict, restart: str | None, tasks: dict | None)
     import torch
 
     from deepft.config import write_normalized
+    from deepft.config.normalize import check_training_precision
     from deepft.train.checkpoint import load_checkpoint
     from deepft.train.distributed import distribute_batches, global_batch_config, run_on_main
     from deepft.train.finetune_methods import build_trained_model
@@ -69,6 +70,7 @@ def run_training(args, info, cfg: dict, restart: str | None, tasks: dict | None)
     restart_state = run_on_main(info, lambda: find_restart(restart, cfg))
     if restart_state is not None:
         # continue the same model: its (resolved) model section wins over the input's
+        check_training_precision(cfg, restart_state["config"]["model"], "the restart checkpoint")
         cfg["model"] = restart_state["config"]["model"]
 
     torch.manual_seed(int(cfg["training"].get("seed") or 0))
@@ -97,6 +99,7 @@ def run_training(args, info, cfg: dict, restart: str | None, tasks: dict | None)
                         "no effect", method)
         if args.init_model:
             init_state = load_checkpoint(args.init_model)
+            check_training_precision(cfg, init_state["config"]["model"], args.init_model)
             cfg["model"] = init_state["config"]["model"]
             model = build_trained_model(cfg)
             model.load_state_dict(init_state["model"])

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from deepft.config import branch_names, is_multitask
+from deepft.config.normalize import check_training_precision, model_sections
 from deepft.errors import InputError, ModelFileError
 from deepft.train import finetune_methods as fm
 from deepft.train.bias import BiasChange, refit_bias
@@ -105,6 +106,7 @@ def prepare_finetune(cfg: dict, tasks: dict, args) -> tuple[torch.nn.Module, Fin
     pre_sections = model_sections(pre_cfg)
     if args.use_pretrain_script:
         adopt_pretrained(cfg, sections, pre_sections, plans)
+        check_training_precision(cfg, cfg["model"], f"the pretrained model {path}")
     else:
         check_match(sections, pre_sections, plans, args.INPUT, path)
     model = assemble(cfg, sections, pre_model, plans)
@@ -155,14 +157,6 @@ def pretrained_model(state: dict, path: str) -> torch.nn.Module:
                              ) from None
     merge_lora(model)
     return model
-
-
-def model_sections(cfg: dict) -> dict[str, dict]:
-    """Branch -> model section (the dicts inside ``cfg``, not copies)."""
-    model = cfg["model"]
-    if is_multitask(cfg):
-        return dict(model["model_dict"].items())
-    return {"Default": model}
 
 
 # ---- which pretrained branch each new branch starts from -------------------------------------

@@ -24,7 +24,7 @@ import torch
 from deepft.errors import TrainingError
 from deepft.train.batch import to_tensors
 from deepft.train.checkpoint import atomic_write, save_checkpoint
-from deepft.train.distributed import DistInfo, wrap_ddp
+from deepft.train.distributed import DistInfo, configure_matmul_precision, wrap_ddp
 from deepft.train.lcurve import LcurveWriter, metric_columns
 from deepft.train.loss import EnergyLoss
 from deepft.train.lr import build_lr
@@ -45,6 +45,7 @@ class Trainer:
         self.tr = cfg["training"]
         self.dist = dist or DistInfo(device=device or torch.device("cpu"))
         self.device = device or self.dist.device
+        configure_matmul_precision(self.tr.get("precision"), self.device)
         self.model = model.to(self.device)
         self.dist.broadcast_module(self.model)  # rank 0's statistics and biases everywhere
         self.ddp = wrap_ddp(self.model, self.dist)

@@ -23,15 +23,59 @@ def precision_input(water_dir, precision: str) -> dict:
     return cfg
 
 
+def training_precision_input(water_dir, precision: str) -> dict:
+    """float64 model section, precision chosen by ``training/precision`` alone."""
+    cfg = precision_input(water_dir, "float64")
+    cfg["training"]["precision"] = precision
+    return cfg
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, water_dir) -> dict:
+    """Runs keyed float64, float32 (model precision) and tf32 (training/precision, on a CPU)."""
     out = {}
-    for precision in ("float64", "float32"):
-        folder = tmp_path_factory.mktemp(precision)
-        (folder / "input.json").write_text(json.dumps(precision_input(water_dir, precision)))
-        run_deepft("train", "input.json", cwd=folder, env_extra={"DEEPFT_DEVICE": "cpu"})
-        out[precision] = folder
+    inputs = {"float64": precision_input(water_dir, "float64"),
+              "float32": precision_input(water_dir, "float32"),
+              "tf32": training_precision_input(water_dir, "tf32")}
+    for name, cfg in inputs.items():
+        folder = tmp_path_factory.mktemp(name)
+        (folder / "input.json").write_text(json.dumps(cfg))
+        proc = run_deepft("train", "input.json", cwd=folder, env_extra={"DEEPFT_DEVICE": "cpu"})
+        (folder / "console.txt").write_text(proc.stdout + proc.stderr)
+        out[name] = folder
     return out
+
+
+def test_training_precision_overrides_the_model_section(runs):
+    """training/precision tf32 on a CPU: a float64 model section trains exactly as float32,
+    out.json records the effective precision, and a warning says no TensorFloat-32 ran."""
+    console = (runs["tf32"] / "console.txt").read_text()
+    assert "TensorFloat-32 exists only on CUDA GPUs" in console, console
+    written = json.loads((runs["tf32"] / "out.json").read_text())
+    assert written["model"]["descriptor"]["precision"] == "float32"
+    assert written["model"]["fitting_net"]["precision"] == "float32"
+    assert written["training"]["precision"] == "tf32"
+    tf32 = load_checkpoint(runs["tf32"] / "model.ckpt-20.pt")["model"]
+    f32 = load_checkpoint(runs["float32"] / "model.ckpt-20.pt")["model"]
+    for key, value in f32.items():
+        assert torch.equal(tf32[key], value), key
+
+
+def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
+    """A float64 checkpoint continued with training/precision float32: an error naming both,
+    no output written."""
+    cfg = json.loads((runs["float64"] / "input.json").read_text())
+    cfg["training"]["precision"] = "float32"
+    (tmp_path / "input.json").write_text(json.dumps(cfg))
+    ckpt = runs["float64"] / "model.ckpt-20.pt"
+    proc = run_deepft("train", "input.json", "--restart", str(ckpt), cwd=tmp_path, check=False,
+                      env_extra={"DEEPFT_DEVICE": "cpu"})
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert ("training/precision is float32 but in the restart checkpoint "
+            "model/descriptor/precision is float64") in message, message
+    assert "Traceback" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.json"]
 
 
 def test_float32_checkpoint_holds_float32_tensors(runs):
@@ -46,7 +90,7 @@ def test_float32_checkpoint_holds_float32_tensors(runs):
 
 def test_float32_learns_like_float64(runs):
     """Same seeds and frames: 20 steps in float32 follow the float64 curve to ~1e-2."""
-    curves = {p: np.loadtxt(f / "lcurve.out", ndmin=2) for p, f in runs.items()}
+    curves = {p: np.loadtxt(runs[p] / "lcurve.out", ndmin=2) for p in ("float64", "float32")}
     f64, f32 = curves["float64"], curves["float32"]
     assert f32[-1, 1] < 0.8 * f32[0, 1], f"float32 validation loss did not drop: {f32[:, 1]}"
     np.testing.assert_allclose(f32, f64, rtol=2e-2, err_msg="float32 curve left float64's")

@@ -49,6 +49,8 @@ CASES = [
      ["model/fitting_net must be an object", "got list [240, 240]"]),
     ("rcut_smth >= rcut", W, setter(*DESC, "rcut_smth", value=6.0),
      ["model/descriptor/rcut_smth (6.0) must be smaller than model/descriptor/rcut (6.0)"]),
+    ("unknown training precision", W, setter("training", "precision", value="bfloat16"),
+     ["training/precision = \"bfloat16\" is invalid", "must be null, float64, float32, tf32"]),
     ("negative rcut", W, setter(*DESC, "rcut", value=-1),
      ["model/descriptor/rcut = -1.0 is invalid: must be > 0"]),
     ("negative rcut_smth", W, setter(*DESC, "rcut_smth", value=-0.5),

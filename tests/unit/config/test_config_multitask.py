@@ -110,3 +110,17 @@ def test_comment_keys_are_dropped_everywhere(name):
     import json
 
     assert "_comment" not in json.dumps(normalize(read(name)))
+
+
+def test_training_precision_sets_every_branch(multi):
+    """training/precision overrides descriptor and fitting precision of all branches; the shared
+    descriptor stays equal across branches, and out.json re-normalizes to itself."""
+    raw = deep(multi)
+    raw["training"]["precision"] = "float32"
+    out = normalize(raw)
+    for branch in out["model"]["model_dict"].values():
+        assert branch["descriptor"]["precision"] == "float32"
+        assert branch["fitting_net"]["precision"] == "float32"
+    b1, b2 = out["model"]["model_dict"].values()
+    assert b1["descriptor"] == b2["descriptor"]
+    assert normalize(deep(out)) == out
