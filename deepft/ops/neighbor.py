@@ -165,7 +165,7 @@ def neighbor_list(positions, cell=None, pbc=None, cutoff=None, self_interaction:
         cutoff: cutoff radius (Å); pairs have ``|positions[j] + S @ cell - positions[i]| <
             cutoff``.
         self_interaction: also return each atom as its own neighbor (i, i, S=0).
-        quantities: any of ``i`` (int64), ``j`` (int64), ``S`` (``npairs x 3`` int32), ``d``
+        quantities: any of ``i`` (int64), ``j`` (int64), ``S`` (``npairs x 3`` int64), ``d``
             (distance), ``D`` (``npairs x 3`` vector); returned in that order.
 
     Returns:
@@ -199,6 +199,7 @@ def neighbor_list(positions, cell=None, pbc=None, cutoff=None, self_interaction:
         positions, box, periodic, float(cutoff), self_interaction=bool(self_interaction),
         distances="d" in quantities, vectors="D" in quantities,
     )
-    table = {"i": i, "j": j, "S": shift, "d": d, "D": vec}
+    # int64 everywhere, as ASE returns them (the kernel's shifts are int32)
+    table = {"i": i, "j": j, "S": np.asarray(shift, dtype=np.int64), "d": d, "D": vec}
     out = tuple(table[q] for q in quantities)
     return out[0] if len(out) == 1 else out

@@ -119,6 +119,7 @@ def test_equals_ase(pbc, name):
         i, j, S = deepft.neighbor_list(atoms, rcut)
         assert as_set(i, j, S) == as_set(ref_i, ref_j, ref_S), f"{name} pbc={pbc} rcut={rcut}"
         np.testing.assert_array_equal(i, ref_i)  # both sorted by i
+        assert (i.dtype, j.dtype, S.dtype) == (ref_i.dtype, ref_j.dtype, ref_S.dtype)
 
 
 def test_ase_atoms_without_cell():
