@@ -18,6 +18,9 @@ class DeepftError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # under torchrun: the same error, already printed by rank 0 (see
+        # deepft.train.distributed.run_on_main); the other ranks exit without repeating it
+        self.reported_by_rank0 = False
 
     def __str__(self) -> str:
         if self.hint:

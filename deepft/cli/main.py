@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from deepft import __version__
@@ -77,11 +78,19 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"deepft {args.command}: error: {err}", file=sys.stderr)
+        if not err.reported_by_rank0:
+            print(f"deepft {args.command}: error: {rank_prefix()}{err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"deepft {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def rank_prefix() -> str:
+    """``[rank N] `` in a torchrun process of a multi-process run, else empty."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return f"[rank {os.environ.get('RANK', '?')}] "
+    return ""
 
 
 if __name__ == "__main__":

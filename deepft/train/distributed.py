@@ -260,7 +260,9 @@ def run_on_main(info: DistInfo, fn):
     if payload[0] == "error":
         import deepft.errors as errors
 
-        raise getattr(errors, payload[1], TrainingError)(payload[2], hint=payload[3])
+        copy = getattr(errors, payload[1], TrainingError)(payload[2], hint=payload[3])
+        copy.reported_by_rank0 = True
+        raise copy
     return payload[1]
 
 

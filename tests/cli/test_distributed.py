@@ -108,6 +108,19 @@ def test_distributed_run_resumes_exactly(water_runs, tmp_path):
                                rtol=1e-6)
 
 
+def test_error_on_rank0_is_printed_once(tmp_path, water_dir):
+    """A missing restart checkpoint is found by rank 0 (which alone reads it); every rank stops
+    with its exit code, the message appears once, with no deepft traceback."""
+    (tmp_path / "input.json").write_text(json.dumps(water_input(water_dir, 1)))
+    proc = run_torchrun("train", "input.json", "--restart", "absent.pt", cwd=tmp_path,
+                        check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "deepft train: error:" in line]
+    assert len(errors) == 1 and "absent.pt" in errors[0], proc.stderr
+    # torchrun's own report of the failed child follows; no deepft frame is printed
+    assert f'File "{REPO / "deepft"}' not in proc.stderr, proc.stderr
+
+
 def multitask_input(water_dir, organic_dir, scale: int) -> dict:
     """Water + organic, shared small descriptor; batch sizes multiplied by ``scale``."""
     loss = {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000,
