@@ -20,14 +20,6 @@
 namespace deepft {
 namespace {
 
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 // ---- pair list ------------------------------------------------------------------------------
 
 // Appends the neighbors of atoms [begin, end) to `out`, recomputing distances / vectors from

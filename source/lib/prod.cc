@@ -14,14 +14,6 @@
 namespace deepft {
 namespace {
 
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 template <typename T>
 Status validate(const PairGradient<T>& in, bool need_rij) {
   if (in.nframes < 0 || in.nloc < 0 || in.nnei < 0 || in.nall < in.nloc)

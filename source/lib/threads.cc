@@ -24,4 +24,12 @@ void set_num_threads(int n) noexcept {
 #endif
 }
 
+int thread_id() noexcept {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 }  // namespace deepft

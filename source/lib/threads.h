@@ -19,4 +19,7 @@ int num_threads() noexcept;
 /// Sets the number of threads the CPU kernels use (n >= 1; values < 1 are ignored).
 void set_num_threads(int n) noexcept;
 
+/// Index of the calling thread inside the current parallel region (0 outside one).
+int thread_id() noexcept;
+
 }  // namespace deepft
