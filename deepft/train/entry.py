@@ -29,8 +29,10 @@ def train_command(args) -> int:
     # without a restart the data is read before torch is imported: bad input fails fast
     tasks = None if restart else build_tasks(cfg)
 
+    from deepft.train.allocator import keep_freed_memory
     from deepft.train.distributed import init_distributed, shutdown
 
+    keep_freed_memory()
     info = init_distributed()
     finished = False
     try:
