@@ -57,6 +57,16 @@ def list_checkpoints(prefix: str) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def remove_partial_writes(prefix: str) -> list[Path]:
+    """Delete the temp files of checkpoint writes that a killed run left behind
+    (``.{prefix}-STEP.pt.XXXX.tmp``, see deepft._atomic); returns them."""
+    folder, name = Path(prefix).parent, Path(prefix).name
+    leftovers = sorted(folder.glob(f".{glob.escape(name)}*.pt.*.tmp"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def newest_complete_checkpoint(prefix: str) -> Path | None:
     """The newest ``{prefix}-STEP.pt`` that loads; None when there is none."""
     for path in reversed(list_checkpoints(prefix)):

@@ -45,10 +45,17 @@ def train_command(args) -> int:
 
 def find_restart(restart: str | None, cfg: dict) -> dict | None:
     """The checkpoint state to continue from (``auto``: the newest complete one), or None."""
-    from deepft.train.checkpoint import load_checkpoint, newest_complete_checkpoint
+    from deepft.train.checkpoint import (
+        load_checkpoint,
+        newest_complete_checkpoint,
+        remove_partial_writes,
+    )
 
     if restart == "auto":
         prefix = cfg["training"].get("save_ckpt", "model.ckpt")
+        for path in remove_partial_writes(prefix):
+            log.info("restart auto: removed %s, a checkpoint write cut off by the end of an "
+                     "earlier run", path)
         found = newest_complete_checkpoint(prefix)
         log.info("restart auto: %s", found or "no checkpoint yet, starting fresh")
         return load_checkpoint(found) if found else None

@@ -97,8 +97,9 @@ def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
 
 
 def test_restart_auto_skips_a_torn_checkpoint(tmp_path, water_dir):
-    """A truncated newest checkpoint is passed over for the previous complete one
-    (``training.restart: "auto"`` in the input, the same as ``--restart auto``)."""
+    """A truncated newest checkpoint is passed over for the previous complete one, and the
+    temp file of a cut-off save is removed (``training.restart: "auto"`` in the input, the same
+    as ``--restart auto``)."""
     cfg = small_water_input(water_dir, numb_steps=6, disp_freq=2, save_freq=2, restart="auto")
     (tmp_path / "input.json").write_text(json.dumps(cfg))
     proc = run_deepft("train", "input.json", cwd=tmp_path)
@@ -107,7 +108,10 @@ def test_restart_auto_skips_a_torn_checkpoint(tmp_path, water_dir):
     data = newest.read_bytes()
     newest.write_bytes(data[: len(data) // 2])
     before = (tmp_path / "lcurve.out").read_text()
+    partial = tmp_path / ".model.ckpt-8.pt.k3x9q1.tmp"  # what a kill during a save leaves
+    partial.write_bytes(data[:100])
     proc = run_deepft("train", "input.json", cwd=tmp_path)
+    assert not partial.exists() and f"removed {partial.name}" in proc.stdout, proc.stdout
     assert "restart auto: model.ckpt-4.pt" in proc.stdout, proc.stdout
     assert "restarted from step 4" in proc.stdout
     assert load_checkpoint(newest)["step"] == 6
