@@ -7,7 +7,8 @@ import argparse
 
 def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(name, parents=[common], help="print the training input schema",
-                       description="Print the whole input schema (all keys, types, defaults, docs).")
+                       description="Print the whole input schema (all keys, types, defaults, "
+                                   "docs).")
     p.add_argument("--out-type", choices=["text", "json"], default="text", help="output format")
     p.set_defaults(func=run)
 

@@ -34,7 +34,8 @@ log = logging.getLogger("deepft")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepft",
-        description="deepft: train, fine-tune, freeze and test DeePMD-style interatomic potentials.",
+        description="deepft: train, fine-tune, freeze and test DeePMD-style interatomic "
+                    "potentials.",
     )
     parser.add_argument("--version", action="version", version=f"deepft {__version__}")
     common = argparse.ArgumentParser(add_help=False)

@@ -83,7 +83,7 @@ def brute_force_pairs(
         d = pos[None, :, :] + np.asarray(shift, dtype=np.float64) @ cell - pos[:, None, :]
         dist = np.linalg.norm(d, axis=-1)
         ii, jj = np.nonzero(dist < cutoff)
-        for i, j in zip(ii.tolist(), jj.tolist()):
+        for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
             if i == j and shift == (0, 0, 0):
                 continue
             pairs.add((i, j, *shift))

@@ -123,7 +123,7 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
         return
     log.info("branch %s: neighbor statistics: max neighbors per type %s, sel %s", branch,
              counts.tolist(), sel)
-    short = [i for i, (c, s) in enumerate(zip(counts, sel)) if c > s]
+    short = [i for i, (c, s) in enumerate(zip(counts, sel, strict=True)) if c > s]
     if short:
         needed = [int(max(c, s)) for c, s in zip(counts, sel, strict=True)]
         raise InputError(

@@ -76,7 +76,8 @@ def fit_branch_bias(model, branch: str, type_map: list[str], frames: list[dict])
     with torch.no_grad():
         fitting.bias_atom_e.copy_(torch.as_tensor(fit.bias, dtype=fitting.bias_atom_e.dtype))
     log.info("branch %s: energy bias %s eV (RMSE of energy per atom after linear regression "
-             "is: %.6e eV)", branch, dict(zip(type_map, np.round(fit.bias, 6).tolist())),
+             "is: %.6e eV)", branch,
+             dict(zip(type_map, np.round(fit.bias, 6).tolist(), strict=True)),
              fit.rmse_per_atom)
     return fit.bias
 

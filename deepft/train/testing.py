@@ -21,7 +21,8 @@ log = logging.getLogger("deepft.test")
 
 
 class Evaluator:
-    """``eval(coord nf x N x 3, box nf x 9 | None, atype N) -> (energy nf, force, virial nf x 9)``."""
+    """``eval(coord nf x N x 3, box nf x 9 | None, atype N)`` -> ``(energy nf, force nf x N x 3,
+    virial nf x 9)``."""
 
     type_map: list[str]
 

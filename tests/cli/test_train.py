@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_deepft, small_water_input
 
 from deepft.train.checkpoint import load_checkpoint
-
-from cli_helpers import run_deepft, small_water_input
 
 
 def read_lcurve(path):
