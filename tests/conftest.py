@@ -1,28 +1,26 @@
-"""Shared fixtures: paths to the real DFT data in ../shared/data (never edited in place)."""
+"""Shared fixtures: paths to the real DFT data shipped in examples/data (never edited in place)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA_ROOT = REPO / "examples" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; set DEEPFT_SHARED_DATA")
-    return SHARED_DATA
+def data_root() -> Path:
+    """examples/data: water/data_0..3 and organic_nopbc/* (see its README)."""
+    return DATA_ROOT
 
 
 @pytest.fixture(scope="session")
-def water_dir(shared_data) -> Path:
-    return shared_data / "water"
+def water_dir(data_root) -> Path:
+    return data_root / "water"
 
 
 @pytest.fixture(scope="session")
-def organic_dir(shared_data) -> Path:
-    return shared_data / "organic_nopbc"
+def organic_dir(data_root) -> Path:
+    return data_root / "organic_nopbc"

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepft._atomic import current_umask
+
 from deepft.errors import DataError
 
 
@@ -107,6 +109,7 @@ class StatFile:
                     g.create_dataset(name, data=np.asarray(value))
                 if fingerprint is not None:
                     g.attrs["fingerprint"] = fingerprint
+            os.chmod(tmp, 0o666 & ~current_umask())
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """Type-map change (fine-tuning onto a different element list): growth, slimming, reordering.
 
-One mechanism (REFERENCE.md): for every element of the new map take the old row
+One mechanism (docs/deepmd-compatibility.md): for every element of the new map take the old row
 ``old.index(name)`` when the element is known, else a fresh default row. Applied to every
 per-type object of the model:
 

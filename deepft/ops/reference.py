@@ -2,7 +2,7 @@
 
 These are the test oracles the compiled kernels (``deepft._core``) are checked against; no
 training or inference path calls them. Formulas follow DeePMD-kit's se_e2_a (see
-../shared/REFERENCE.md): with ``u = (r - rcut_smth) / (rcut - rcut_smth)``,
+docs/deepmd-compatibility.md): with ``u = (r - rcut_smth) / (rcut - rcut_smth)``,
 ``sw = 1`` for ``r < rcut_smth``, ``u^3 (-6 u^2 + 15 u - 10) + 1`` up to ``rcut``, ``0`` beyond;
 ``s = sw / r``; row of a neighbor: ``(s, s x/r, s y/r, s z/r)`` with ``(x, y, z) = r_j - r_i``;
 normalized per center type: ``(row - davg[t_i]) / dstd[t_i]``; padded slots are exactly 0.

@@ -1,6 +1,6 @@
 """``deepft train INPUT --finetune PRETRAINED.pt``: start a run from a pretrained checkpoint.
 
-What each branch of the new model starts from (DeePMD-kit 3 rules, REFERENCE.md):
+What each branch of the new model starts from (DeePMD-kit 3 rules, docs/deepmd-compatibility.md):
 
 * single-task input: the fitting net of pretrained branch ``--model-branch`` (else the input's
   ``finetune_head``, else ``training.finetune.from_branch`` for ``method: inherit``). A

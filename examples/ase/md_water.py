@@ -21,7 +21,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from deepft.calculator import DeepFT
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parents[1].parent / "shared" / "data" / "water" / "data_0"
+DEFAULT_DATA = HERE.parent / "data" / "water" / "data_0"
 
 
 def load_water(system: Path) -> Atoms:
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="frozen model (model.dft)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="deepmd/npy water system (default: the shared water data_0)")
+                        help="deepmd/npy water system (default: examples/data/water/data_0)")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--temperature", type=float, default=300.0, help="K")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Fine-tuning benchmark (not part of the test run): validation force RMSE vs steps.
 
-1. Split every organic system (shared/data/organic_nopbc) by a seeded permutation of its frames:
+1. Split every organic system (examples/data/organic_nopbc) by a seeded permutation of its frames:
    ``valid`` (20 %, at most --max-valid frames per system, never trained on), ``target``
    (10 % of the frames: the fine-tuning set) and ``rest``.
 2. Pretrain the multitask example structure (examples/multitask/input.json: water data_0..2 +
@@ -39,7 +39,7 @@ from types import SimpleNamespace
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = REPO / "examples" / "data"
 sys.path.insert(0, str(REPO))
 
 

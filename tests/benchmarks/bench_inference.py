@@ -14,7 +14,7 @@ neighbors the core computes, "nominal" all sum(sel) slots as DeePMD-kit computes
 achieved GFLOP/s (executed and nominal FLOPs per second), the ratio of the time to what the
 nominal FLOP count would take at this CPU's float64 peak (measured: the layer kernel on a
 cache-resident product, times the threads), and the speed-up over DeePMD-kit
-3.2.0's DeepPot (--deepmd-json, measured by bench_training.py on this machine; else REFERENCE.md:
+3.2.0's DeepPot (--deepmd-json, measured by bench_training.py on this machine; else docs/deepmd-compatibility.md:
 81.5 ms / 2.15 s per frame).
 Rows: the default build (packed-weight layer kernel) and, for comparison, every network layer
 through OpenBLAS (cblas_dgemm), and one thread.
@@ -36,21 +36,20 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data")) / "water"
-# DeePMD-kit 3.2.0 DeepPot, 2 cores (REFERENCE.md); replaced by --deepmd-json measurements
+DATA = REPO / "examples" / "data" / "water"
+# DeePMD-kit 3.2.0 DeepPot, 2 cores (docs/deepmd-compatibility.md); replaced by --deepmd-json measurements
 REFERENCE_DEEPMD_MS = {192: 81.5, 1536: 2150.0}
-DEFAULT_DEEPMD_JSON = Path("/work/bench/deepmd_inference.json")
 
 
 def deepmd_ms(path: Path | None) -> tuple[dict[int, float], str]:
     """DeePMD-kit ms/frame by atom count: from bench_training.py --deepmd-inference-json's file
-    when it exists (measured on this machine), else REFERENCE.md's figures; and the source."""
+    when it exists (measured on this machine), else docs/deepmd-compatibility.md's figures; and the source."""
     if path is not None and path.exists():
         import json
 
         cases = json.loads(path.read_text())["cases"]
         return {int(c["natoms"]): float(c["ms_per_frame_median"]) for c in cases}, str(path)
-    return dict(REFERENCE_DEEPMD_MS), "REFERENCE.md"
+    return dict(REFERENCE_DEEPMD_MS), "docs/deepmd-compatibility.md"
 SEL, RCUT = (46, 92), 6.0
 EMBED, AXIS, FIT = (25, 50, 100), 16, (240, 240, 240)
 
@@ -155,10 +154,10 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, help="model.dft (default: build the water model)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--deepmd-json", type=Path, default=DEFAULT_DEEPMD_JSON,
+    parser.add_argument("--deepmd-json", type=Path, default=None,
                         help="DeePMD-kit DeepPot timings written by bench_training.py "
-                             "--deepmd-inference-json (default: %(default)s; REFERENCE.md's "
-                             "figures when it does not exist)")
+                             "--deepmd-inference-json (default: the figures in "
+                             "docs/deepmd-compatibility.md)")
     parser.add_argument("--priority", action="store_true",
                         help="raise this session's CPU share (Linux autogroup nice -20, needs "
                              "root): on a machine shared with other jobs the timings then "

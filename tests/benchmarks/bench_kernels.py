@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-WATER = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data")) / "water"
+WATER = REPO / "examples" / "data" / "water"
 RCUT = 6.0
 
 

@@ -1,6 +1,6 @@
 """Training throughput of 1 vs 2 CPU processes (torchrun, gloo) on the water example.
 
-    python tests/benchmarks/bench_scaling.py [--steps 30] [--data ../shared/data/water]
+    python tests/benchmarks/bench_scaling.py [--steps 30] [--data examples/data/water]
 
 Runs examples/water/input.json (full-size nets, 192-atom frames, batch_size "auto" = 1 frame)
 for a few steps in each setting and prints the trainer's own average time per step (first step
@@ -71,7 +71,7 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "water")
+    parser.add_argument("--data", type=Path, default=REPO / "examples" / "data" / "water")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}   load average before: {load()}   steps: {args.steps}")
     print(f"{'setting':34s} {'s/step':>8s} {'steps/s':>8s} {'frames/s':>9s}")

@@ -1,7 +1,7 @@
 """Training benchmark: deepft vs DeePMD-kit 3.2.0 on DeePMD-kit's water se_e2_a example.
 
     python tests/benchmarks/bench_training.py [--steps 1000] [--threads 2] [--skip-deepmd]
-        [--deepmd-venv /work/bench/dpvenv] [--workdir DIR] [--deepmd-inference-json FILE]
+        [--deepmd-venv VENV] [--workdir DIR] [--deepmd-inference-json FILE]
 
 Both engines get the SAME input JSON (DeePMD-kit's water se_e2_a: sel [46, 92], rcut 6 Å,
 embedding 25-50-100, axis 16, fitting 240-240-240, batch 1, float64, lr 1e-3 -> 1e-5 with
@@ -29,7 +29,7 @@ the thread count (other programs running) are not trustworthy; the table says so
 --deepmd-inference-json FILE also times the frozen DeePMD-kit model's `DeepPot.eval` (energy,
 forces, virial; fp64, --threads) on a data_3 frame (192 atoms) and its 2x2x2 replica (1,536
 atoms) and writes the numbers to FILE for tests/benchmarks/bench_inference.py.
---skip-deepmd uses the DeePMD-kit figures recorded in /work/shared/REFERENCE.md instead.
+--skip-deepmd uses the DeePMD-kit figures recorded in docs/deepmd-compatibility.md instead.
 DeePMD-kit is never a dependency of deepft.
 """
 
@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-WATER = Path(os.environ.get("DEEPFT_SHARED_DATA", REPO.parent / "shared" / "data")) / "water"
-DEFAULT_VENV = Path("/work/bench/dpvenv")
+WATER = REPO / "examples" / "data" / "water"
+DEFAULT_VENV = Path(os.environ["DEEPFT_DEEPMD_VENV"]) if "DEEPFT_DEEPMD_VENV" in os.environ else None
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-# DeePMD-kit 3.2.0, 2 cores, fp64, this example (/work/shared/REFERENCE.md)
+# DeePMD-kit 3.2.0, 2 cores, fp64, this example (docs/deepmd-compatibility.md)
 REFERENCE_DEEPMD = {"s_step": 0.275, "peak_rss_mb": 2000.0}
 STEP_LINE = {  # the line each engine prints after the validation of step N
     "deepft": re.compile(r"\bstep (\d+)/\d+\s"),
@@ -286,8 +286,11 @@ def train_deepft(folder: Path, cfg: dict, threads: int) -> tuple[RunRecord, tupl
     return rec, (rmse_from_test_log(test.log) if test.returncode == 0 else None)
 
 
-def train_deepmd(folder: Path, cfg: dict, threads: int, venv: Path
+def train_deepmd(folder: Path, cfg: dict, threads: int, venv: Path | None
                  ) -> tuple[RunRecord, tuple | None]:
+    if venv is None:
+        raise SystemExit("no DeePMD-kit venv: pass --deepmd-venv (made by "
+                         "tests/benchmarks/deepmd_env.sh) or --skip-deepmd")
     dp = venv / "bin" / "dp"
     if not dp.exists():
         raise SystemExit(f"{dp} not found: create the venv with tests/benchmarks/deepmd_env.sh "
@@ -405,7 +408,7 @@ def summary(rec: RunRecord | None, rmse, warmup: int, steps: int) -> dict:
         r = REFERENCE_DEEPMD
         return {"s_step": r["s_step"], "median": None, "intervals": [], "self": None,
                 "cpu": None, "rss": r["peak_rss_mb"], "pss": None,
-                "hwm": None, "rmse": None, "load": None, "source": "REFERENCE.md"}
+                "hwm": None, "rmse": None, "load": None, "source": "docs"}
     win = rec.window(warmup, steps) or (None, None)
     ivals = rec.intervals(warmup, steps)
     med = sorted(v for _, v, _ in ivals)[len(ivals) // 2] if ivals else None
@@ -446,7 +449,7 @@ def print_table(rows: dict[str, dict], warmup: int, steps: int, threads: int) ->
             print(f"{name} intervals (end step: s/step @ max load): " + ", ".join(
                 f"{b}: {v:.3f}@{ld:.1f}" for b, v, ld in r["intervals"]))
     if any(r["source"] != "measured" for r in rows.values()):
-        print("* figures recorded in /work/shared/REFERENCE.md, not measured in this run")
+        print("* figures recorded in docs/deepmd-compatibility.md, not measured in this run")
     print_targets(rows)
 
 
@@ -484,9 +487,10 @@ def main(argv: list[str] | None = None) -> int:
                         "over seeds are noise")
     p.add_argument("--data", type=Path, default=WATER, help="folder with data_0..data_3")
     p.add_argument("--workdir", type=Path, default=None, help="keep the runs here")
-    p.add_argument("--deepmd-venv", type=Path, default=DEFAULT_VENV)
+    p.add_argument("--deepmd-venv", type=Path, default=DEFAULT_VENV,
+                   help="venv made by tests/benchmarks/deepmd_env.sh (default: $DEEPFT_DEEPMD_VENV)")
     p.add_argument("--skip-deepmd", action="store_true",
-                   help="use REFERENCE.md's DeePMD-kit figures instead of running it")
+                   help="use docs/deepmd-compatibility.md's DeePMD-kit figures instead of running it")
     p.add_argument("--skip-deepft", action="store_true")
     p.add_argument("--deepmd-inference-json", type=Path, default=None,
                    help="also time DeePMD-kit's DeepPot.eval and write the numbers here")

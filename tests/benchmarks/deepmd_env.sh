@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Create the separate DeePMD-kit 3.2.0 venv used by the benchmarks (never a deepft dependency).
 #
-#   tests/benchmarks/deepmd_env.sh [VENV_DIR]      (default: /work/bench/dpvenv)
+#   tests/benchmarks/deepmd_env.sh VENV_DIR
 #
 # DeePMD-kit 3.2.0's PyTorch backend needs torch 2.11 (the PyPI wheel is a multi-GB CUDA build;
 # it runs on the CPU without a GPU), and `dp` does not start without mpich and e3nn installed.
 # psutil is for the benchmark scripts. Prints `dp --pt -h`'s first lines as the check.
 set -euo pipefail
 
-VENV="${1:-/work/bench/dpvenv}"
+VENV="${1:?usage: tests/benchmarks/deepmd_env.sh VENV_DIR}"
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x "$VENV/bin/python" ]; then

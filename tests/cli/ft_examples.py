@@ -13,14 +13,14 @@ SMALL_DESCRIPTOR = {"neuron": [4, 8], "axis_neuron": 4}
 SMALL_FITTING = [8, 8]
 
 
-def _fix_paths(section: dict, shared_data: Path) -> None:
+def _fix_paths(section: dict, data_root: Path) -> None:
     for key in ("training_data", "validation_data"):
         if not section.get(key):
             continue
         systems = section[key]["systems"]
 
         def fix(s: str) -> str:
-            return s.replace("../../../shared/data", str(shared_data))
+            return s.replace("../data", str(data_root))
 
         section[key]["systems"] = [fix(s) for s in systems] if isinstance(systems, list) \
             else fix(systems)
@@ -42,7 +42,7 @@ def _shrink_model(model: dict) -> None:
     model["data_stat_nbatch"] = 1
 
 
-def shrunk(relpath: str, shared_data: Path, numb_steps: int = 20, disp_freq: int = 10) -> dict:
+def shrunk(relpath: str, data_root: Path, numb_steps: int = 20, disp_freq: int = 10) -> dict:
     """examples/<relpath> with tiny nets, ``numb_steps`` steps and absolute data paths."""
     cfg = json.loads((EXAMPLES / relpath).read_text())
     _shrink_model(cfg["model"])
@@ -50,7 +50,7 @@ def shrunk(relpath: str, shared_data: Path, numb_steps: int = 20, disp_freq: int
     tr.update(numb_steps=numb_steps, disp_freq=disp_freq, save_freq=numb_steps)
     sections = tr["data_dict"].values() if "data_dict" in tr else [tr]
     for section in sections:
-        _fix_paths(section, shared_data)
+        _fix_paths(section, data_root)
     return cfg
 
 

@@ -15,14 +15,14 @@ TYPE_MAP = ["O", "H", "C"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, shared_data):
+def run_dir(tmp_path_factory, data_root):
     """A 2-step multitask run (water + organic), its model.dft and shifted organic copies."""
     work = tmp_path_factory.mktemp("change_bias")
-    write(shrunk("multitask/input.json", shared_data, numb_steps=2, disp_freq=2),
+    write(shrunk("multitask/input.json", data_root, numb_steps=2, disp_freq=2),
           work / "input.json")
     run_deepft("train", "input.json", cwd=work)
     run_deepft("freeze", "-o", "multi.dft", cwd=work)
-    for src in sorted((shared_data / "organic_nopbc").iterdir()):
+    for src in sorted((data_root / "organic_nopbc").iterdir()):
         dst = work / "shifted" / src.name
         shutil.copytree(src, dst)
         names = (src / "type_map.raw").read_text().split()
@@ -44,10 +44,10 @@ def bias_of(path, branch):
 
 
 @pytest.mark.parametrize("model", ["model.ckpt.pt", "multi.dft"])
-def test_change_by_statistic_recovers_a_shift(run_dir, shared_data, tmp_path, model):
+def test_change_by_statistic_recovers_a_shift(run_dir, data_root, tmp_path, model):
     """Refit on the original frames, then on the same frames shifted by sum s[t]: the second
     refit moves the bias by exactly s."""
-    organic = str(shared_data / "organic_nopbc")
+    organic = str(data_root / "organic_nopbc")
     suffix = model.rsplit(".", 1)[1]
     one, two = tmp_path / f"one.{suffix}", tmp_path / f"two.{suffix}"
     run_deepft("change-bias", model, "-s", organic, "-n", "20", "--model-branch", "organic",

@@ -13,25 +13,25 @@ from ft_examples import shrunk, write
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory, shared_data):
+def pretrained(tmp_path_factory, data_root):
     """The multitask example (water + organic), shrunk, 10 steps."""
     work = tmp_path_factory.mktemp("pretrained")
-    write(shrunk("multitask/input.json", shared_data, numb_steps=10), work / "input.json")
+    write(shrunk("multitask/input.json", data_root, numb_steps=10), work / "input.json")
     run_deepft("train", "input.json", cwd=work)
     return work / "model.ckpt.pt"
 
 
-def finetune_input(tmp_path, shared_data, numb_steps=6, **finetune):
-    cfg = shrunk("finetune/input.json", shared_data, numb_steps=numb_steps, disp_freq=3)
+def finetune_input(tmp_path, data_root, numb_steps=6, **finetune):
+    cfg = shrunk("finetune/input.json", data_root, numb_steps=numb_steps, disp_freq=3)
     if finetune:
         cfg["training"]["finetune"] = finetune
     return write(cfg, tmp_path / "input.json")
 
 
-def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, shared_data, pretrained):
+def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, data_root, pretrained):
     from deepft.infer import DeepPot
 
-    finetune_input(tmp_path, shared_data)
+    finetune_input(tmp_path, data_root)
     proc = run_deepft("train", "input.json", "--finetune", str(pretrained), "--model-branch",
                       "organic", cwd=tmp_path)
     out = proc.stdout
@@ -48,12 +48,12 @@ def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, shared_data
     assert DeepPot(tmp_path / "organic.dft").type_map == ["O", "H", "C"]
 
 
-def test_lora_finetune_restarts_bit_for_bit(tmp_path, shared_data, pretrained):
+def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     """6 LoRA steps in one go == 3 steps + --restart (adapters, frozen base and optimizer)."""
     one, two = tmp_path / "one", tmp_path / "two"
     for work in (one, two):
         work.mkdir()
-        cfg = finetune_input(work, shared_data, method="lora", rank=2, alpha=2.0)
+        cfg = finetune_input(work, data_root, method="lora", rank=2, alpha=2.0)
         data = json.loads(cfg.read_text())
         data["training"]["save_freq"] = 3
         cfg.write_text(json.dumps(data))
@@ -69,12 +69,12 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, shared_data, pretrained):
     for key, value in a["model"].items():
         torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10, msg=key)
     tested = run_deepft("test", "-m", "model.ckpt-6.pt", "-s",
-                        str(shared_data / "organic_nopbc" / "C4H3O1"), "-n", "2", cwd=two)
+                        str(data_root / "organic_nopbc" / "C4H3O1"), "-n", "2", cwd=two)
     assert "Force" in tested.stdout and "RMSE" in tested.stdout
 
 
-def test_multitask_example_finetune_with_replay(tmp_path, shared_data, pretrained):
-    cfg = shrunk("finetune/input_multitask.json", shared_data, numb_steps=6, disp_freq=3)
+def test_multitask_example_finetune_with_replay(tmp_path, data_root, pretrained):
+    cfg = shrunk("finetune/input_multitask.json", data_root, numb_steps=6, disp_freq=3)
     write(cfg, tmp_path / "input.json")
     proc = run_deepft("train", "input.json", "--finetune", str(pretrained), cwd=tmp_path)
     assert "branch organic_ft inherits pretrained branch organic" in proc.stdout
@@ -85,8 +85,8 @@ def test_multitask_example_finetune_with_replay(tmp_path, shared_data, pretraine
 
 
 @pytest.mark.parametrize("case", ["unknown_branch", "mismatch"])
-def test_finetune_errors_name_the_fix(tmp_path, shared_data, pretrained, case):
-    finetune_input(tmp_path, shared_data)
+def test_finetune_errors_name_the_fix(tmp_path, data_root, pretrained, case):
+    finetune_input(tmp_path, data_root)
     args = ["train", "input.json", "--finetune", str(pretrained), "--model-branch", "organic"]
     if case == "unknown_branch":
         args[-1] = "orgnic"

@@ -12,8 +12,8 @@ from cli_helpers import run_deepft
 from ft_examples import shrunk
 
 
-def shrunk_example(shared_data: Path, numb_steps: int = 20) -> dict:
-    return shrunk("multitask/input.json", shared_data, numb_steps)
+def shrunk_example(data_root: Path, numb_steps: int = 20) -> dict:
+    return shrunk("multitask/input.json", data_root, numb_steps)
 
 
 def read_lcurve(path: Path):
@@ -21,10 +21,10 @@ def read_lcurve(path: Path):
     return names, np.loadtxt(path, ndmin=2)
 
 
-def test_example_trains_both_branches_end_to_end(tmp_path, shared_data):
+def test_example_trains_both_branches_end_to_end(tmp_path, data_root):
     from deepft.train.checkpoint import load_checkpoint
 
-    (tmp_path / "input.json").write_text(json.dumps(shrunk_example(shared_data)))
+    (tmp_path / "input.json").write_text(json.dumps(shrunk_example(data_root)))
     run_deepft("train", "input.json", cwd=tmp_path)
     names, curve = read_lcurve(tmp_path / "lcurve.out")
     for branch in ("water", "organic"):
@@ -49,14 +49,14 @@ def test_example_trains_both_branches_end_to_end(tmp_path, shared_data):
 
 
 @pytest.fixture
-def multitask_trainer(tmp_path, shared_data):
+def multitask_trainer(tmp_path, data_root):
     from deepft.config import normalize
     from deepft.model import build_from_config
     from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
     from deepft.train.statistics import compute_statistics
     from deepft.train.trainer import Trainer
 
-    raw = shrunk_example(shared_data)
+    raw = shrunk_example(data_root)
     raw["training"]["model_prob"] = {"water": 1.0, "organic": 3.0}
     for d in raw["model"]["shared_dict"].values():
         if isinstance(d, dict):
@@ -69,7 +69,7 @@ def multitask_trainer(tmp_path, shared_data):
     return Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
 
 
-def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_trainer, shared_data):
+def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_trainer, data_root):
     from deepft.data import System
 
     trainer = multitask_trainer
@@ -78,7 +78,7 @@ def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_train
     params = {id(p) for p in trainer.model.parameters()}
     assert len(params) == len(list(trainer.model.parameters()))
     assert water.fitting is not organic.fitting
-    system = System(shared_data / "organic_nopbc" / "C3H3O4", ["O", "H", "C"])
+    system = System(data_root / "organic_nopbc" / "C3H3O4", ["O", "H", "C"])
     coord = torch.as_tensor(system.get_frames(np.arange(2))["coord"])
     atype = torch.as_tensor(system.atype)
 
@@ -112,11 +112,11 @@ def test_model_prob_sets_the_branch_frequencies(multitask_trainer):
     assert picks == draws[:12], "train_step draws its branch with choose_branch"
 
 
-def test_missing_model_prob_entries_weigh_by_frame_count(shared_data):
+def test_missing_model_prob_entries_weigh_by_frame_count(data_root):
     from deepft.config import normalize
     from deepft.train.setup import build_tasks, model_probabilities
 
-    raw = shrunk_example(shared_data)
+    raw = shrunk_example(data_root)
     raw["training"]["model_prob"] = {"water": 2.0}
     cfg = normalize(raw)
     tasks = build_tasks(cfg)

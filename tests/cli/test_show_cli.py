@@ -12,9 +12,9 @@ ALL = ["model-branch", "type-map", "descriptor", "fitting-net", "size", "observe
 
 
 @pytest.fixture(scope="module")
-def multitask_run(tmp_path_factory, shared_data):
+def multitask_run(tmp_path_factory, data_root):
     work = tmp_path_factory.mktemp("show_mt")
-    write(shrunk("multitask/input.json", shared_data, numb_steps=2, disp_freq=2),
+    write(shrunk("multitask/input.json", data_root, numb_steps=2, disp_freq=2),
           work / "input.json")
     run_deepft("train", "input.json", cwd=work)
     run_deepft("freeze", "-o", "multi.dft", cwd=work)
@@ -69,8 +69,8 @@ def test_show_multitask_model(multitask_run, model):
     assert "'neuron': [8, 8]" in fit_lines[0]
 
 
-def test_show_single_task_and_its_errors(multitask_run, shared_data, tmp_path):
-    cfg = shrunk("finetune/input.json", shared_data, numb_steps=2, disp_freq=2)
+def test_show_single_task_and_its_errors(multitask_run, data_root, tmp_path):
+    cfg = shrunk("finetune/input.json", data_root, numb_steps=2, disp_freq=2)
     write(cfg, tmp_path / "input.json")
     run_deepft("train", "input.json", "--finetune", str(multitask_run / "model.ckpt.pt"),
                "--model-branch", "organic", cwd=tmp_path)

@@ -2,8 +2,7 @@
 
     python make_data.py [SYSTEM_DIR] [--frame N] [-o water.data]
 
-SYSTEM_DIR defaults to the water data_0 system of ../shared/data (DEEPFT_SHARED_DATA
-overrides). LAMMPS type k+1 is element type_map[k] of the system (O -> 1, H -> 2 for water), so
+SYSTEM_DIR defaults to the water data_0 system in examples/data. LAMMPS type k+1 is element type_map[k] of the system (O -> 1, H -> 2 for water), so
 `pair_coeff * * O H` follows the same order. The box must be orthorhombic or a LAMMPS-style
 triclinic cell (a along x, b in the xy plane); positions are written as given.
 """
@@ -11,16 +10,13 @@ triclinic cell (a along x, b in the xy plane); positions are written as given.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
 MASSES = {"H": 1.00794, "C": 12.0107, "N": 14.0067, "O": 15.9994}
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = Path(
-    os.environ.get("DEEPFT_SHARED_DATA", HERE.parents[3] / "shared" / "data")
-) / "water" / "data_0"
+DEFAULT_DATA = HERE.parents[1] / "data" / "water" / "data_0"
 
 
 def read_frame(system: Path, frame: int):

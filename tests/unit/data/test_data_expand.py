@@ -8,12 +8,12 @@ from deepft.data import expand_systems
 from deepft.errors import DataError
 
 
-def test_expand_shared_folders(shared_data, water_dir, organic_dir):
+def test_expand_shared_folders(data_root, water_dir, organic_dir):
     water = [str(water_dir / f"data_{i}") for i in range(4)]
     organic = [str(organic_dir / n) for n in ("C1H4O2", "C3H3O4", "C4H3O1")]
     assert expand_systems(str(water_dir)) == water
     assert expand_systems(organic_dir) == organic  # PathLike accepted
-    assert expand_systems(str(shared_data)) == sorted(organic + water)
+    assert expand_systems(str(data_root)) == sorted(organic + water)
     # entry order is kept (auto_prob blocks refer to it), each entry sorted
     assert expand_systems([str(water_dir), str(organic_dir)]) == water + organic
     assert expand_systems([str(organic_dir), str(water_dir / "data_2")]) == organic + water[2:3]

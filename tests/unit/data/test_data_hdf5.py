@@ -14,10 +14,10 @@ PAIRS = [("water/data_0", "water/data_0"), ("water/data_1", "water/data_1"),
 
 
 @pytest.mark.parametrize("group, rel", PAIRS, ids=[p[0] for p in PAIRS])
-def test_h5_equals_npy(h5_file, shared_data, group, rel):
+def test_h5_equals_npy(h5_file, data_root, group, rel):
     type_map = ["H", "C", "O"]
     a = System(f"{h5_file}#/{group}", type_map)
-    b = System(shared_data / rel, type_map)
+    b = System(data_root / rel, type_map)
     for attr in ("natoms", "nframes", "pbc", "labels", "sets", "set_nframes", "system_type_map"):
         assert getattr(a, attr) == getattr(b, attr), (group, attr)
     np.testing.assert_array_equal(a.atype, b.atype)

@@ -26,8 +26,8 @@ def _npy_concat(folder, name):
 
 @pytest.mark.parametrize("rel, nframes, natoms, pbc, type_map", SHARED,
                          ids=[s[0] for s in SHARED])
-def test_shared_system_loads_untouched(shared_data, rel, nframes, natoms, pbc, type_map):
-    folder = shared_data / rel
+def test_shared_system_loads_untouched(data_root, rel, nframes, natoms, pbc, type_map):
+    folder = data_root / rel
     system = System(folder, type_map)
     assert (system.nframes, system.natoms, system.pbc) == (nframes, natoms, pbc), rel
     assert system.labels == {"energy", "force"}, rel

@@ -20,7 +20,7 @@ import torch
 
 from deepft.model import build_model
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "water" / "data_0"
+DATA = Path(__file__).resolve().parents[3] / "examples" / "data" / "water" / "data_0"
 
 
 def water_model(type_one_side: bool = True):

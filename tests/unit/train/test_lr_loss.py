@@ -1,4 +1,4 @@
-"""Learning-rate schedule and ener loss against DeePMD-kit's formulas (REFERENCE.md)."""
+"""Learning-rate schedule and ener loss against DeePMD-kit's formulas (docs/deepmd-compatibility.md)."""
 
 import math
 

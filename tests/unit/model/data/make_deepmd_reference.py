@@ -4,7 +4,7 @@
 
 A randomly initialized DeePMD-kit se_e2_a + energy-fitting model (small nets, resnet_dt, both
 type_one_side settings) with nonzero davg/dstd and output bias, evaluated on frame 0 of the
-shared water data. The weights are stored under deepft's tensor names (DeePMD-kit's pair-net
+water data in examples/data. The weights are stored under deepft's tensor names (DeePMD-kit's pair-net
 index center + neighbor * ntypes becomes deepft's center * ntypes + neighbor; its out_bias plus
 the fitting's bias_atom_e becomes fitting.bias_atom_e), with DeePMD-kit's energy, atomic energy,
 force, virial and atomic virial. test_model_deepmd_reference.py checks deepft against them.
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from deepmd.pt.model.model import get_model
 
-WATER = Path(__file__).resolve().parents[5] / "shared" / "data" / "water" / "data_0"
+WATER = Path(__file__).resolve().parents[4] / "examples" / "data" / "water" / "data_0"
 CFG = {"type_map": ["O", "H"],
        "descriptor": {"type": "se_e2_a", "sel": [46, 92], "rcut": 6.0, "rcut_smth": 0.5,
                       "neuron": [8, 16, 16], "axis_neuron": 2, "resnet_dt": True, "seed": 1},
