@@ -25,6 +25,9 @@ def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepft.train.change_bias import change_bias_command
+    from deepft.commands.change_bias import change_bias
 
-    return change_bias_command(args)
+    change_bias(args.INPUT, systems=args.system, datafile=args.datafile,
+                bias_values=args.bias_value, numb_batch=args.numb_batch, mode=args.mode,
+                output=args.output, model_branch=args.model_branch)
+    return 0

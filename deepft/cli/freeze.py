@@ -20,6 +20,7 @@ def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepft.io.freeze import freeze_command
+    from deepft.commands.freeze import freeze
 
-    return freeze_command(args)
+    freeze(args.checkpoint, args.output, model_branch=args.model_branch)
+    return 0

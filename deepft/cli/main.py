@@ -1,6 +1,7 @@
 """``deepft`` entry point: global options, dispatch to one module per command.
 
-Each command module defines ``add_parser(subparsers)`` (its arguments) and ``run(args) -> int``.
+Each command module defines ``add_parser(subparsers)`` (its arguments) and ``run(args) -> int``,
+which maps the arguments onto the keyword function in deepft.commands that does the work.
 No torch import happens here, so ``deepft --help`` is instant.
 """
 
@@ -60,6 +61,9 @@ def setup_logging(level: str, path: str | None) -> None:
     console.setFormatter(logging.Formatter("[deepft] %(message)s"))
     root.addHandler(console)
     if path:
+        from deepft.commands._paths import check_output_file
+
+        check_output_file(path, "-l")
         fh = logging.FileHandler(path)
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -70,8 +74,8 @@ def setup_logging(level: str, path: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_path)
     try:
+        setup_logging(args.log_level, args.log_path)
         return int(args.func(args) or 0)
     except DeepftError as err:
         log.debug("traceback of the error below", exc_info=True)

@@ -16,6 +16,7 @@ def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepft.train.show import show_command
+    from deepft.commands.show import show
 
-    return show_command(args)
+    show(args.INPUT, args.ATTRIBUTES)
+    return 0

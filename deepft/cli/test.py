@@ -21,6 +21,8 @@ def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepft.train.testing import test_command
+    from deepft.commands.test import test
 
-    return test_command(args)
+    test(args.model, args.system, numb_test=args.numb_test, detail_file=args.detail_file,
+         model_branch=args.model_branch)
+    return 0

@@ -13,7 +13,8 @@ training, finetune, model) and is assembled in deepft.config.schema; ``deepft
 doc-train-input`` prints it (deepft.config.doc).
 """
 
+from deepft.config.branches import branch_names, is_multitask
 from deepft.config.io import load_input, write_normalized
-from deepft.config.normalize import branch_names, is_multitask, normalize
+from deepft.config.normalize import normalize
 
 __all__ = ["branch_names", "is_multitask", "load_input", "normalize", "write_normalized"]

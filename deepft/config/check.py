@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -56,6 +57,9 @@ class Checker:
     def value(self, arg: Argument, value: Any, path: Path) -> Any:
         """Checked (and normalized) ``value`` of ``arg`` at ``path``."""
         value = self.typed(arg, value, path)
+        if not finite(value):
+            raise self.fail(f"{self.show_path(path)} = {show(value)} is not a finite number "
+                            "(JSON Infinity and NaN are refused)", hint=first_line(arg.doc))
         aliases = getattr(arg, "value_aliases", None)
         if aliases and isinstance(value, str) and value in aliases:
             value = aliases[value]
@@ -268,3 +272,13 @@ def first_line(doc: str) -> str | None:
     if not doc:
         return None
     return doc.replace("``", "").split(". ")[0].rstrip(".") + "."
+
+
+def finite(value: Any) -> bool:
+    """False when ``value`` is a non-finite float or a list holding one (dicts are checked key by
+    key as the schema descends into them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(finite(v) for v in value)
+    return True

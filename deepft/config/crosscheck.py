@@ -23,12 +23,14 @@ def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
                          "data section (training_data, ...)")
         for b, loss in cfg["loss_dict"].items():
             check_stages(loss, numb_steps, chk, ("loss_dict", b))
+            check_loss_terms(loss, chk, ("loss_dict", b))
         for b, data in training["data_dict"].items():
             check_data(data, chk, ("training", "data_dict", b))
         check_model_prob(training["model_prob"], branches, chk)
     else:
         check_model(cfg["model"], chk, ("model",))
         check_stages(cfg["loss"], numb_steps, chk, ("loss",))
+        check_loss_terms(cfg["loss"], chk, ("loss",))
         check_data(training, chk, ("training",))
     if numb_steps > 0 and training["warmup_steps"] >= numb_steps:
         raise chk.fail(f"training/warmup_steps ({training['warmup_steps']}) must be smaller "
@@ -100,6 +102,20 @@ def check_model_prob(model_prob: dict, branches: list[str], chk: Checker) -> Non
     if model_prob and len(model_prob) == len(branches) and sum(model_prob.values()) <= 0:
         raise chk.fail("training/model_prob weights sum to zero",
                        hint="give at least one positive weight")
+
+
+LOSS_TERMS = ("e", "f", "v", "ae", "pf")
+
+
+def check_loss_terms(loss: dict, chk: Checker, path: Path) -> None:
+    """At least one loss term must contribute: with every prefactor zero nothing would train."""
+    used = [t for t in LOSS_TERMS
+            if loss.get(f"start_pref_{t}", 0.0) or loss.get(f"limit_pref_{t}", 0.0)]
+    if not used and not loss.get("stage_splits"):
+        where = "/".join(path)
+        raise chk.fail(f"{where}: every start_pref_* and limit_pref_* is zero, so the loss is "
+                       "always zero and nothing would train",
+                       hint="set e.g. start_pref_e, limit_pref_e, start_pref_f, limit_pref_f")
 
 
 def check_stages(loss: dict, numb_steps: int, chk: Checker, path: Path) -> None:

@@ -30,9 +30,9 @@ import difflib
 from copy import deepcopy
 from dataclasses import dataclass, field
 
+from deepft.branches import RANDOM_BRANCH
 from deepft.config.check import Checker, Path, kind, show
 
-RESERVED_BRANCH = "RANDOM"
 SHARABLE = ("type_map", "descriptor", "fitting_net")
 LINKED = ("descriptor", "fitting_net")
 MODEL_KEYS = ("model_dict", "shared_dict", "shared_links")
@@ -83,8 +83,8 @@ def resolve_shared(model: dict, chk: Checker) -> Resolved:
 
 
 def check_branch_name(branch: str, chk: Checker, where: Path) -> None:
-    if branch == RESERVED_BRANCH:
-        raise chk.fail(f"{'/'.join(where)}: the branch name {RESERVED_BRANCH} is reserved (it "
+    if branch == RANDOM_BRANCH:
+        raise chk.fail(f"{'/'.join(where)}: the branch name {RANDOM_BRANCH} is reserved (it "
                        "means a randomly initialized fitting net in fine-tuning)",
                        hint="rename the branch")
     if not branch or "/" in branch:

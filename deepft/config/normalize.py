@@ -14,6 +14,7 @@ from copy import deepcopy
 from dargs.dargs import ArgumentError
 
 from deepft.config import schema
+from deepft.config.branches import is_multitask, model_sections, section_path
 from deepft.config.check import Checker, Path
 from deepft.config.crosscheck import check_all
 from deepft.config.multitask import resolve_shared
@@ -34,19 +35,6 @@ def strip_comments(value, path: Path = ()):
     if isinstance(value, list):
         return [strip_comments(v, path) for v in value]
     return value
-
-
-def is_multitask(cfg: dict) -> bool:
-    """Whether ``cfg`` (raw or normalized) is a multitask input (``model/model_dict``)."""
-    model = cfg.get("model") if isinstance(cfg, dict) else None
-    return isinstance(model, dict) and "model_dict" in model
-
-
-def branch_names(cfg: dict) -> list[str]:
-    """Branch names in input order; ``["Default"]`` for a single-task config."""
-    if is_multitask(cfg):
-        return list(cfg["model"]["model_dict"])
-    return ["Default"]
 
 
 def normalize(raw: dict, source: str = "input.json") -> dict:
@@ -82,20 +70,6 @@ def remap(path: Path, origins: dict[Path, Path]) -> tuple[Path, str | None]:
         if origin is not None:
             return origin + path[n:], path[2]
     return path, None
-
-
-def model_sections(cfg: dict) -> dict[str, dict]:
-    """Branch -> single-task model section (the dicts inside ``cfg``, not copies);
-    ``{"Default": cfg["model"]}`` for a single-task config."""
-    model = cfg["model"]
-    if is_multitask(cfg):
-        return dict(model["model_dict"].items())
-    return {"Default": model}
-
-
-def section_path(cfg: dict, branch: str) -> str:
-    """Key path of a branch's model section: ``model`` or ``model/model_dict/BRANCH``."""
-    return f"model/model_dict/{branch}" if is_multitask(cfg) else "model"
 
 
 def training_precision(cfg: dict) -> str | None:

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from deepft._atomic import current_umask
-
 from deepft.errors import DataError
 
 

@@ -115,6 +115,12 @@ class System:
                     f"has {len(self.type_map)} types and the system has no type_map.raw",
                     hint="add type_map.raw naming the elements, or extend model/type_map")
             return raw.copy()
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise DataError(f"{src.describe('type_map.raw')} names {repeated} more than once "
+                            f"({names}): the atoms of those types would be merged",
+                            hint="list each element once in type_map.raw and renumber type.raw "
+                                 "to match")
         if raw.max() >= len(names):
             raise DataError(f"{where} uses type {int(raw.max())} but {src.describe('type_map.raw')}"
                             f" names only {len(names)} elements {names}",

@@ -1,5 +1,5 @@
-"""The frozen model file ``model.dft`` (format spec: :mod:`deepft.io.model_file`) and
-``deepft freeze`` (:mod:`deepft.io.freeze`)."""
+"""The frozen model file ``model.dft``: format, writer and reader (:mod:`deepft.io.model_file`),
+and the export of a torch model to its contents (:mod:`deepft.io.export`)."""
 
 from deepft.io.model_file import (
     FORMAT_VERSION,

@@ -236,3 +236,12 @@ def upgrade_model_file(source: str | os.PathLike, target: str | os.PathLike) -> 
     header = {k: v for k, v in model.header.items()
               if k not in ("tensors", "blob_nbytes", "format_version")}
     return write_model_file(target, header, model.tensors)
+
+
+def is_model_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a regular file that starts with the model.dft magic bytes."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC
+    except (IsADirectoryError, FileNotFoundError, PermissionError):
+        return False

@@ -31,9 +31,8 @@ def _core():
 
 
 def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
-    """build_nlist for CUDA tensors; returns a NeighborList of CUDA tensors."""
-    from deepft.ops.neighbor import NeighborList
-
+    """build_nlist for CUDA tensors: ``(nlist, image, max_neighbors, type_counts)``, CUDA
+    tensors but max_neighbors (host), for deepft.ops.neighbor.build_nlist to wrap."""
     core = _core()
     dev = coord.device
     coord = coord.detach().contiguous()
@@ -57,8 +56,7 @@ def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
         fn(coord.data_ptr(), 0 if box is None else box.data_ptr(), atype.data_ptr(), nframes,
            nloc, rcut, np.asarray(sel, dtype=np.int64), nlist.data_ptr(), image.data_ptr(), 0,
            max_nei.data_ptr(), counts.data_ptr(), _stream(dev))
-    return NeighborList(nlist=nlist, image=image, max_neighbors=max_nei.cpu(),
-                        type_counts=counts, sel=sel, rcut=rcut)
+    return nlist, image, max_nei.cpu(), counts
 
 
 def env_mat_call(op: int, rij, mask, center_type, davg, dstd, rcut, rcut_smth, a=None, b=None):

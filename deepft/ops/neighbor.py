@@ -80,7 +80,9 @@ def build_nlist(coord, box, atype, rcut: float, sel) -> NeighborList:
     if _is_torch(coord) and coord.is_cuda:
         from deepft.ops._cuda import build_nlist_cuda
 
-        result = build_nlist_cuda(coord, box, atype, float(rcut), sel)
+        nlist, image, max_nei, counts = build_nlist_cuda(coord, box, atype, float(rcut), sel)
+        result = NeighborList(nlist=nlist, image=image, max_neighbors=max_nei,
+                              type_counts=counts, sel=sel, rcut=float(rcut))
     elif _is_torch(coord):
         import torch
 

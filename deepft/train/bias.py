@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from deepft.branches import DEFAULT_BRANCH
 from deepft.data import count_matrix, fit_energy_bias
 from deepft.errors import InputError
 
@@ -103,7 +104,7 @@ def labelled(frames: list[dict]) -> list[dict]:
 
 
 def refit_bias(model: torch.nn.Module, frames: list[dict], mode: str, *,
-               branch: str = "Default", only_types: list[int] | None = None) -> BiasChange:
+               branch: str = DEFAULT_BRANCH, only_types: list[int] | None = None) -> BiasChange:
     """Refit ``model.fitting.bias_atom_e`` in place on ``frames`` (see the module docstring).
 
     ``model``: an EnergyModel (one branch); ``frames``: statistics batches mapped onto the
@@ -142,7 +143,7 @@ def refit_bias(model: torch.nn.Module, frames: list[dict], mode: str, *,
                       placeholders)
 
 
-def set_bias(model: torch.nn.Module, values, *, branch: str = "Default") -> BiasChange:
+def set_bias(model: torch.nn.Module, values, *, branch: str = DEFAULT_BRANCH) -> BiasChange:
     """Set ``model.fitting.bias_atom_e`` to user-given ``values`` (eV, one per type)."""
     fitting = model.fitting
     type_map = list(model.type_map)

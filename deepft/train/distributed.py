@@ -297,7 +297,7 @@ def wrap_ddp(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module | None:
 
 def _training_sections(cfg: dict) -> list[tuple[str, dict]]:
     """(branch, training_data section) of every branch (``Default`` for single task)."""
-    from deepft.train.setup import task_sections
+    from deepft.config.branches import task_sections
 
     return [(b, data["training_data"]) for b, _, _, data in task_sections(cfg)]
 
@@ -314,10 +314,10 @@ def distribute_batches(cfg: dict, tasks: dict, info: DistInfo) -> None:
 
     for branch, section in _training_sections(cfg):
         task = tasks[branch]
-        sizes = info.global_batch_size(section.get("batch_size", "auto"),
+        sizes = info.global_batch_size(section["batch_size"],
                                        [s.natoms for s in task.train_systems])
         task.train = DataSampler(task.train_systems, sizes, sys_probs=section.get("sys_probs"),
-                                 auto_prob=section.get("auto_prob", "prob_sys_size"),
+                                 auto_prob=section["auto_prob"],
                                  seed=task.train.seed)
 
 
@@ -332,5 +332,5 @@ def global_batch_config(cfg: dict, tasks: dict, info: DistInfo) -> dict:
     out["training"] = copy.deepcopy(cfg["training"])
     for branch, section in _training_sections(out):
         section["batch_size"] = info.global_batch_size(
-            section.get("batch_size", "auto"), [s.natoms for s in tasks[branch].train_systems])
+            section["batch_size"], [s.natoms for s in tasks[branch].train_systems])
     return out

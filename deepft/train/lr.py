@@ -49,7 +49,7 @@ class WarmupLR:
 
 def build_lr(lr_cfg: dict, numb_steps: int, warmup_steps: int = 0) -> ExpDecayLR | WarmupLR:
     """Build the schedule from the normalized ``learning_rate`` section."""
-    kind = lr_cfg.get("type", "exp")
+    kind = lr_cfg["type"]
     if kind != "exp":  # the schema only admits "exp"; keep the failure explicit anyway
         raise ValueError(f"unsupported learning_rate type {kind!r}")
     decay = ExpDecayLR(lr_cfg["start_lr"], lr_cfg["stop_lr"], lr_cfg["decay_steps"],

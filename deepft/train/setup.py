@@ -1,7 +1,8 @@
 """Everything a run needs before step 0: data per branch, model_prob, sel, statistics.
 
-Single task is the multitask case with one branch named ``Default``: ``task_sections(cfg)``
-yields (branch, model section, loss section, data section) for both.
+Single task is the multitask case with one branch named ``Default``:
+``deepft.config.branches.task_sections(cfg)`` yields (branch, model section, loss section, data
+section) for both.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepft.config.branches import task_sections
 from deepft.errors import InputError
 
 log = logging.getLogger("deepft.train")
@@ -29,20 +31,11 @@ class TaskData:
     stat_file: str | None
 
 
-def task_sections(cfg: dict) -> list[tuple[str, dict, dict, dict]]:
-    """(branch, model section, loss section, data section with training/validation_data)."""
-    model, training = cfg["model"], cfg["training"]
-    if "model_dict" not in model:
-        return [("Default", model, cfg["loss"], training)]
-    return [(b, model["model_dict"][b], cfg["loss_dict"][b], training["data_dict"][b])
-            for b in model["model_dict"]]
-
-
 def build_tasks(cfg: dict) -> dict[str, TaskData]:
     """Load every branch's systems and build its samplers (seeded from training.seed)."""
     from deepft.data import DataSampler, System, expand_systems
 
-    seed = int(cfg["training"].get("seed") or 0)
+    seed = int(cfg["training"]["seed"] or 0)
     tasks = {}
     for index, (branch, model_cfg, loss_cfg, data_cfg) in enumerate(task_sections(cfg)):
         type_map = model_cfg["type_map"]
@@ -56,19 +49,19 @@ def build_tasks(cfg: dict) -> dict[str, TaskData]:
 
         tdata = data_cfg["training_data"]
         train_systems = load(tdata, name="training_data")
-        train = DataSampler(train_systems, tdata.get("batch_size", "auto"),
-                            sys_probs=tdata.get("sys_probs"),
-                            auto_prob=tdata.get("auto_prob", "prob_sys_size"),
+        train = DataSampler(train_systems, tdata["batch_size"],
+                            sys_probs=tdata["sys_probs"],
+                            auto_prob=tdata["auto_prob"],
                             seed=seed + 1000 * index)
         vdata = data_cfg.get("validation_data")
         valid, nbatch = None, 0
         if vdata:
             valid = DataSampler(load(vdata, name="validation_data"),
-                                vdata.get("batch_size", "auto"),
-                                sys_probs=vdata.get("sys_probs"),
-                                auto_prob=vdata.get("auto_prob", "prob_sys_size"),
+                                vdata["batch_size"],
+                                sys_probs=vdata["sys_probs"],
+                                auto_prob=vdata["auto_prob"],
                                 seed=seed + 1000 * index + 1)
-            nbatch = int(vdata.get("numb_btch", 1))
+            nbatch = int(vdata["numb_btch"])
         stat_file = data_cfg.get("stat_file") or cfg["training"].get("stat_file")
         tasks[branch] = TaskData(train_systems, train, valid, nbatch, loss_cfg, stat_file)
     return tasks

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import torch
 
+from deepft.config.branches import task_sections
 from deepft.data import (
     StatFile,
     config_key,
@@ -22,7 +23,7 @@ from deepft.data import (
     sample_stat_frames,
     type_map_key,
 )
-from deepft.train.setup import TaskData, descriptor_groups, task_sections
+from deepft.train.setup import TaskData, descriptor_groups
 
 log = logging.getLogger("deepft.train")
 
@@ -33,11 +34,11 @@ def branch_module(model: torch.nn.Module, branch: str) -> torch.nn.Module:
 
 def stat_samples(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, list[dict]]:
     """Statistics frames per branch: ``data_stat_nbatch`` batches of each training system."""
-    seed = int(cfg["training"].get("seed") or 0)
+    seed = int(cfg["training"]["seed"] or 0)
     out = {}
     for branch, model_cfg, _, data_cfg in task_sections(cfg):
-        nbatch = int(model_cfg.get("data_stat_nbatch", 10))
-        bs = data_cfg["training_data"].get("batch_size", "auto")
+        nbatch = int(model_cfg["data_stat_nbatch"])
+        bs = data_cfg["training_data"]["batch_size"]
         out[branch] = sample_stat_frames(tasks[branch].train_systems, nbatch, bs, seed=seed)
     return out
 

@@ -21,9 +21,10 @@ import time
 import numpy as np
 import torch
 
+from deepft._atomic import atomic_write
+from deepft.checkpoint import save_checkpoint
 from deepft.errors import TrainingError
 from deepft.train.batch import to_tensors
-from deepft.train.checkpoint import atomic_write, save_checkpoint
 from deepft.train.distributed import DistInfo, configure_matmul_precision, wrap_ddp
 from deepft.train.lcurve import LcurveWriter, metric_columns
 from deepft.train.loss import EnergyLoss
@@ -45,7 +46,7 @@ class Trainer:
         self.tr = cfg["training"]
         self.dist = dist or DistInfo(device=device or torch.device("cpu"))
         self.device = device or self.dist.device
-        configure_matmul_precision(self.tr.get("precision"), self.device)
+        configure_matmul_precision(self.tr["precision"], self.device)
         self.model = model.to(self.device)
         self.dist.broadcast_module(self.model)  # rank 0's statistics and biases everywhere
         self.ddp = wrap_ddp(self.model, self.dist)
@@ -54,10 +55,10 @@ class Trainer:
         self.branches = list(tasks)
         probs = np.array([model_prob[b] for b in self.branches], dtype=np.float64)
         self.branch_prob = probs / probs.sum()
-        self.branch_rng = np.random.default_rng(int(self.tr.get("seed") or 0) + 7919)
+        self.branch_rng = np.random.default_rng(int(self.tr["seed"] or 0) + 7919)
         self.numb_steps = int(self.tr["numb_steps"])
         self.lr = build_lr(cfg["learning_rate"], self.numb_steps,
-                           int(self.tr.get("warmup_steps") or 0))
+                           int(self.tr["warmup_steps"]))
         self.losses = {b: EnergyLoss(t.loss_cfg, self.lr.start_lr) for b, t in tasks.items()}
         params = [p for p in self.model.parameters() if p.requires_grad]
         # fused: one kernel for all parameters (CPU and CUDA), 3-5 % of a water step on a CPU
@@ -65,10 +66,10 @@ class Trainer:
         self.step = 0
         self.dtype = next(self.model.parameters()).dtype
         self.timings: list[float] = []
-        self.nan_policy = self.tr.get("nan_policy", "stop")
+        self.nan_policy = self.tr["nan_policy"]
         self.skipped = 0
         self.tensorboard = (TensorboardLog(self.tr)
-                            if self.tr.get("tensorboard") and self.dist.is_main else None)
+                            if self.tr["tensorboard"] and self.dist.is_main else None)
         self.local_frames = 0  # frames of this rank's slice in the last training batch
 
     # ---- state -------------------------------------------------------------------------
@@ -167,13 +168,13 @@ class Trainer:
         if bad is not None:
             self.non_finite(bad, branch, batch)
         else:
-            max_norm = self.tr.get("gradient_max_norm")
+            max_norm = self.tr["gradient_max_norm"]
             if max_norm:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
             self.optimizer.step()
         self.step += 1
-        tb_freq = max(1, int(self.tr.get("tensorboard_freq", 1)))
-        if self.tr.get("tensorboard") and self.step % tb_freq == 0:
+        tb_freq = max(1, int(self.tr["tensorboard_freq"]))
+        if self.tr["tensorboard"] and self.step % tb_freq == 0:
             reduced = self.dist.reduce_rmse(metrics, self.local_frames)  # every rank
             if self.tensorboard:
                 self.tensorboard.write(self.step, branch, reduced, lr, self.multitask)
@@ -218,13 +219,13 @@ class Trainer:
     def run(self) -> None:
         tr = self.tr
         disp_freq, save_freq = int(tr["disp_freq"]), int(tr["save_freq"])
-        prefix = tr.get("save_ckpt", "model.ckpt")
-        max_keep = int(tr.get("max_ckpt_keep", 5))
+        prefix = tr["save_ckpt"]
+        max_keep = int(tr["max_ckpt_keep"])
         metric_names = {b: self.metric_names(b) for b in self.branches}
         columns = metric_columns(metric_names, self.multitask)
         lcurve = None
         if self.dist.is_main:
-            disp_file = tr.get("disp_file", "lcurve.out")
+            disp_file = tr["disp_file"]
             if self.step > 0:
                 trim_lcurve(disp_file, self.step)
             lcurve = LcurveWriter(disp_file, columns, append=self.step > 0,
@@ -232,7 +233,8 @@ class Trainer:
         start_step = self.step
         if self.tensorboard:
             self.tensorboard.open(self.step)
-        t_last, steps_since = time.perf_counter(), 0
+        clock = ProgressClock(self.step)
+        last_valid: dict[str, float] = {}
         log.info("training %d steps from step %d (%s)", self.numb_steps, self.step,
                  ", ".join(self.branches))
         try:
@@ -240,14 +242,15 @@ class Trainer:
                 t0 = time.perf_counter()
                 branch, train_metrics, lr = self.train_step()
                 self.timings.append(time.perf_counter() - t0)
-                steps_since += 1
                 if self.step % disp_freq == 0 or self.step == 1:
-                    self.display(lcurve, branch, train_metrics, lr, columns)
-                    rate = steps_since / max(time.perf_counter() - t_last, 1e-9)
-                    eta = (self.numb_steps - self.step) / max(rate, 1e-9)
-                    log.info("step %d/%d  %.2f steps/s  eta %s", self.step, self.numb_steps,
-                             rate, format_seconds(eta))
-                    t_last, steps_since = time.perf_counter(), 0
+                    shown = self.display(lcurve, branch, train_metrics, lr, columns)
+                    if shown is not None:
+                        last_valid = shown[0] or last_valid
+                        log_metrics(self.step, *shown, lr)
+                    rate = clock.rate(self.step)
+                    log.info("step %d/%d  %s steps/s  eta %s", self.step, self.numb_steps,
+                             f"{rate:.3g}", format_seconds((self.numb_steps - self.step) / rate
+                                                           if rate > 0 else math.inf))
                 if self.step % save_freq == 0 or self.step == self.numb_steps:
                     state = self.state_dict()
                     if self.dist.is_main:
@@ -260,9 +263,11 @@ class Trainer:
                 self.tensorboard.close()
         done = self.step - start_step
         if done:
-            warm = self.timings[1:] if len(self.timings) > 1 else self.timings
-            log.info("finished %d steps; average %.4f s/step (after the first step)",
-                     done, sum(warm) / len(warm))
+            wall = clock.elapsed()
+            log.info("finished %d steps in %s wall time, %.4f s/step on average (validation "
+                     "and checkpoints included)", done, format_seconds(wall), wall / done)
+            if last_valid:
+                log.info("final validation errors: %s", format_metrics(last_valid))
 
     def metric_names(self, branch: str) -> list[str]:
         loss = self.losses[branch]
@@ -272,8 +277,10 @@ class Trainer:
             names.append("rmse_f")
         return names
 
-    def display(self, lcurve, branch, train_metrics, lr, columns) -> None:
-        """One lcurve line (rank 0); the training metrics are reduced over the ranks first."""
+    def display(self, lcurve, branch, train_metrics, lr, columns
+                ) -> tuple[dict[str, float], dict[str, float]] | None:
+        """One lcurve line (rank 0); the training metrics are reduced over the ranks first.
+        Returns (validation, training) metrics on rank 0, None on the other ranks."""
         train_metrics = self.dist.reduce_rmse(train_metrics, self.local_frames)
         branches = self.branches if self.multitask else [branch]
         if not self.dist.is_main:  # keep the other branches' samplers in step with rank 0
@@ -293,6 +300,7 @@ class Trainer:
                 _, m = self.evaluate(b, self.tasks[b].train.next_batch(), lr, training=False)
                 train.update({f"{k}_{b}": x for k, x in m.items()})
         lcurve.write(self.step, valid, train, lr)
+        return valid, train
 
 
 class TensorboardLog:
@@ -311,7 +319,7 @@ class TensorboardLog:
                                 hint="pip install tensorboard, or set tensorboard to false"
                                 ) from None
         self._writer_class = SummaryWriter
-        self.log_dir = tr.get("tensorboard_log_dir", "log")
+        self.log_dir = tr["tensorboard_log_dir"]
         self.writer = None
 
     def open(self, step: int) -> None:
@@ -353,6 +361,52 @@ def trim_lcurve(path: str, step: int) -> None:
             kept.append(line)
     if kept != lines:
         atomic_write(path, lambda fh: fh.write("".join(kept).encode()))
+
+
+class ProgressClock:
+    """Steps per second over all the time spent (validation and checkpoints included), smoothed
+    so that the rate and ETA do not jump between display lines: an exponential moving average
+    of the per-interval rates, weighted by the interval's length."""
+
+    SMOOTHING = 0.3  # weight of the newest interval
+
+    def __init__(self, step: int):
+        self.start = self.last = time.perf_counter()
+        self.last_step = step
+        self.smoothed: float | None = None
+
+    def rate(self, step: int) -> float:
+        """Smoothed steps/s up to ``step``."""
+        now = time.perf_counter()
+        seconds, steps = now - self.last, step - self.last_step
+        self.last, self.last_step = now, step
+        if steps <= 0 or seconds <= 0:
+            return self.smoothed or 0.0
+        current = steps / seconds
+        self.smoothed = current if self.smoothed is None else (
+            self.SMOOTHING * current + (1 - self.SMOOTHING) * self.smoothed)
+        return self.smoothed
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """``rmse_e 1.23e-03 eV, rmse_f 4.56e-02 eV/Å, ...`` (units by metric name)."""
+    units = {"rmse_e": "eV/atom", "rmse_f": "eV/Å", "rmse_v": "eV/atom", "rmse_ae": "eV"}
+
+    def unit(name: str) -> str:
+        base = next((u for k, u in units.items() if name == k or name.startswith(k + "_")), "")
+        return f" {base}" if base else ""
+
+    return ", ".join(f"{k} {v:.3e}{unit(k)}" for k, v in metrics.items())
+
+
+def log_metrics(step: int, valid: dict[str, float], train: dict[str, float], lr: float) -> None:
+    """The display line of ``dp``: training and validation errors at ``step``."""
+    log.info("batch %d: trn: %s, lr %.2e", step, format_metrics(train), lr)
+    if valid:
+        log.info("batch %d: val: %s", step, format_metrics(valid))
 
 
 def format_seconds(seconds: float) -> str:

@@ -161,8 +161,9 @@ class Validator:
 
 
 def run_case(name, raw, pretrained, branch, args, validate):
-    from deepft.model import build_from_config
     from deepft.train.finetune import prepare_finetune
+
+    from deepft.model import build_from_config
     from deepft.train.setup import model_probabilities
     from deepft.train.statistics import compute_statistics
     from deepft.train.trainer import Trainer
@@ -179,7 +180,7 @@ def run_case(name, raw, pretrained, branch, args, validate):
         model, report = prepare_finetune(cfg, tasks, ns)
     trainer = Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
     if report is not None:
-        report.apply_to(trainer)
+        report.check_trainer(trainer)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     curve = {0: validate(model)}
     while trainer.step < args.steps:

@@ -14,8 +14,8 @@ neighbors the core computes, "nominal" all sum(sel) slots as DeePMD-kit computes
 achieved GFLOP/s (executed and nominal FLOPs per second), the ratio of the time to what the
 nominal FLOP count would take at this CPU's float64 peak (measured: the layer kernel on a
 cache-resident product, times the threads), and the speed-up over DeePMD-kit
-3.2.0's DeepPot (--deepmd-json, measured by bench_training.py on this machine; else docs/deepmd-compatibility.md:
-81.5 ms / 2.15 s per frame).
+3.2.0's DeepPot (--deepmd-json, measured by bench_training.py on this machine; else the figures
+of docs/deepmd-compatibility.md: 81.5 ms / 2.15 s per frame).
 Rows: the default build (packed-weight layer kernel) and, for comparison, every network layer
 through OpenBLAS (cblas_dgemm), and one thread.
 """
@@ -37,13 +37,14 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 DATA = REPO / "examples" / "data" / "water"
-# DeePMD-kit 3.2.0 DeepPot, 2 cores (docs/deepmd-compatibility.md); replaced by --deepmd-json measurements
+# DeePMD-kit 3.2.0 DeepPot, 2 cores (docs/deepmd-compatibility.md); --deepmd-json replaces them
 REFERENCE_DEEPMD_MS = {192: 81.5, 1536: 2150.0}
 
 
 def deepmd_ms(path: Path | None) -> tuple[dict[int, float], str]:
     """DeePMD-kit ms/frame by atom count: from bench_training.py --deepmd-inference-json's file
-    when it exists (measured on this machine), else docs/deepmd-compatibility.md's figures; and the source."""
+    when it exists (measured on this machine), else docs/deepmd-compatibility.md's figures; and
+    the source."""
     if path is not None and path.exists():
         import json
 
@@ -57,7 +58,7 @@ BUILD = r"""
 import sys, numpy as np, torch
 from pathlib import Path
 from deepft.model import build_model
-from deepft.io.freeze import model_to_file_contents
+from deepft.io.export import model_to_file_contents
 from deepft.io.model_file import write_model_file
 data = Path(sys.argv[2])
 sec = {"type_map": ["O", "H"],

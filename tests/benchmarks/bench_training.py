@@ -50,7 +50,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 WATER = REPO / "examples" / "data" / "water"
-DEFAULT_VENV = Path(os.environ["DEEPFT_DEEPMD_VENV"]) if "DEEPFT_DEEPMD_VENV" in os.environ else None
+DEFAULT_VENV = Path(os.environ["DEEPFT_DEEPMD_VENV"]) if os.environ.get("DEEPFT_DEEPMD_VENV") \
+    else None
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # DeePMD-kit 3.2.0, 2 cores, fp64, this example (docs/deepmd-compatibility.md)
 REFERENCE_DEEPMD = {"s_step": 0.275, "peak_rss_mb": 2000.0}
@@ -488,9 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=WATER, help="folder with data_0..data_3")
     p.add_argument("--workdir", type=Path, default=None, help="keep the runs here")
     p.add_argument("--deepmd-venv", type=Path, default=DEFAULT_VENV,
-                   help="venv made by tests/benchmarks/deepmd_env.sh (default: $DEEPFT_DEEPMD_VENV)")
+                   help="venv made by tests/benchmarks/deepmd_env.sh "
+                        "(default: $DEEPFT_DEEPMD_VENV)")
     p.add_argument("--skip-deepmd", action="store_true",
-                   help="use docs/deepmd-compatibility.md's DeePMD-kit figures instead of running it")
+                   help="use docs/deepmd-compatibility.md's DeePMD-kit figures instead of "
+                        "running it")
     p.add_argument("--skip-deepft", action="store_true")
     p.add_argument("--deepmd-inference-json", type=Path, default=None,
                    help="also time DeePMD-kit's DeepPot.eval and write the numbers here")

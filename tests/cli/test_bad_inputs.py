@@ -74,7 +74,7 @@ def multitask_tiny(water: Path, organic: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory, water_dir, organic_dir) -> dict[str, Path]:
-    """A 4-frame water system, single- and multitask checkpoints (1 step) and model.dft."""
+    """A 4-frame water system, single- and multitask checkpoints (1 step) and their model.dft."""
     root = tmp_path_factory.mktemp("assets")
     system = small_system(water_dir / "data_0", root / "sys")
     out = {"system": system, "organic": organic_dir / "C4H3O1"}
@@ -91,6 +91,9 @@ def assets(tmp_path_factory, water_dir, organic_dir) -> dict[str, Path]:
         assert deepft_main(["freeze", "-c", str(out["single"]), "-o", str(root / "good.dft"),
                             "-v", "warning"]) == 0
         out["dft"] = root / "good.dft"
+        assert deepft_main(["freeze", "-c", str(out["multi"]), "-o", str(root / "multi.dft"),
+                            "-v", "warning"]) == 0
+        out["multi_dft"] = root / "multi.dft"
     finally:
         os.chdir(cwd)
     return out
@@ -312,7 +315,65 @@ CASES = {
                                       ["'nope'", "['water', 'organic']"]),
     "show_not_deepft": cli_case(lambda f, a: ["show", str(file_with("x.pt", b"junk")(f, a)),
                                               "type-map"], ["x.pt"]),
+    # ---- silent wrong answers: refused instead ----
+    "test_multitask_dft_without_branch": cli_case(
+        lambda f, a: ["test", "-m", str(a["multi_dft"]), "-s", str(a["system"])],
+        ["multi.dft", "--model-branch", "['water', 'organic']"]),
+    "change_bias_multitask_dft_without_branch": cli_case(
+        lambda f, a: ["change-bias", str(a["multi_dft"]), "-s", str(a["system"]), "-o",
+                      "new.dft"], ["multi.dft", "--model-branch", "['water', 'organic']"]),
+    "change_bias_multitask_pt_without_branch": cli_case(
+        lambda f, a: ["change-bias", str(a["multi"]), "-s", str(a["system"]), "-o", "new.pt"],
+        ["--model-branch", "['water', 'organic']"]),
+    "type_map_raw_repeats_an_element": train_on_system(
+        lambda s: [(s / "type_map.raw").write_text("O\nO\n"), "type_map.raw", "'O'"][1:]),
+    "json_infinity": train_with(set_key("learning_rate/start_lr", float("inf"))),
+    "json_nan_in_a_list": train_with(set_key("model/descriptor/neuron", [4, float("nan")])),
+    "loss_all_zero_keeps_lcurve": train_with(lambda c, f, a: c["loss"].update(
+        start_pref_e=0, limit_pref_e=0, start_pref_f=0, limit_pref_f=0, start_pref_v=0,
+        limit_pref_v=0) or ["loss", "zero"]),
+    "restart_multitask_checkpoint_into_single_task": cli_case(
+        lambda f, a: (write_cfg(f, tiny_input(a["system"])) or
+                      ["train", "input.json", "--restart", str(a["multi"])]),
+        ["multitask checkpoint", "single-task"]),
+    "init_model_other_architecture": cli_case(
+        lambda f, a: (write_cfg(f, set_neuron(tiny_input(a["system"]), [8, 8])) or
+                      ["train", "input.json", "--init-model", str(a["single"])]),
+        ["--init-model", "fitting_net/neuron"]),
+    # ---- unwritable outputs and missing list files, refused before any work ----
+    "freeze_output_folder_missing": cli_case(
+        lambda f, a: ["freeze", "-c", str(a["single"]), "-o", "nodir/model.dft"], ["nodir"]),
+    "freeze_output_is_a_folder": cli_case(
+        lambda f, a: ["freeze", "-c", str(a["single"]), "-o", str(f)], ["is a folder"]),
+    "train_output_under_a_file": cli_case(
+        lambda f, a: (write_cfg(f, tiny_input(a["system"])) or
+                      ["train", "input.json", "-o", "out.json/out.json"]), ["-o", "is a file"]),
+    "train_disp_file_folder_missing": train_with(set_key("training/disp_file", "no/lcurve.out")),
+    "log_path_folder_missing": cli_case(
+        lambda f, a: ["test", "-m", str(a["dft"]), "-s", str(a["system"]), "-l", "no/log.txt"],
+        ["-l", "no/log.txt"]),
+    "test_negative_numb_test": cli_case(
+        lambda f, a: ["test", "-m", str(a["dft"]), "-s", str(a["system"]), "-n", "-2"],
+        ["-n -2"]),
+    "test_detail_folder_missing": cli_case(
+        lambda f, a: ["test", "-m", str(a["dft"]), "-s", str(a["system"]), "-d", "no/detail"],
+        ["-d", "no/detail"]),
+    "test_detail_kept_when_a_system_is_missing": cli_case(
+        lambda f, a: [(f / "detail.e.out").write_text("earlier results\n"),
+                      ["test", "-m", str(a["dft"]), "-s", str(a["system"]), "-s",
+                       str(f / "no_sys"), "-d", "detail"]][1], ["no_sys"]),
+    "change_bias_list_file_missing": cli_case(
+        lambda f, a: ["change-bias", str(a["dft"]), "-f", "systems.txt", "-o", "new.dft"],
+        ["-f", "systems.txt"]),
+    "change_bias_output_folder_missing": cli_case(
+        lambda f, a: ["change-bias", str(a["dft"]), "-s", str(a["system"]), "-o",
+                      "no/new.dft"], ["no/new.dft"]),
 }
+
+
+def set_neuron(cfg: dict, neuron: list[int]) -> dict:
+    cfg["model"]["fitting_net"]["neuron"] = neuron
+    return cfg
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -33,8 +33,8 @@ def run_dir(tmp_path_factory, data_root):
 
 
 def bias_of(path, branch):
+    from deepft.checkpoint import load_checkpoint
     from deepft.io.model_file import read_model_file
-    from deepft.train.checkpoint import load_checkpoint
 
     if str(path).endswith(".dft"):
         frozen = read_model_file(path)
@@ -62,8 +62,8 @@ def test_change_by_statistic_recovers_a_shift(run_dir, data_root, tmp_path, mode
 
 
 def test_set_mode_is_least_squares_and_keeps_everything_else(run_dir, water_dir, tmp_path):
+    from deepft.checkpoint import load_checkpoint
     from deepft.data import System, count_matrix, sample_stat_frames
-    from deepft.train.checkpoint import load_checkpoint
 
     listing = tmp_path / "systems.txt"
     listing.write_text(f"{water_dir / 'data_0'}\n{water_dir / 'data_2'}\n")

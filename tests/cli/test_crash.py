@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from cli_helpers import REPO, run_deepft, small_water_input
 
-from deepft.train.checkpoint import list_checkpoints, load_checkpoint
+from deepft.checkpoint import list_checkpoints, load_checkpoint
 
 STEPS = 40
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from cli_helpers import REPO, run_deepft, small_water_input
 
-from deepft.train.checkpoint import load_checkpoint
+from deepft.checkpoint import load_checkpoint
 from deepft.train.distributed import DistInfo
 
 STRICT = 1e-10  # float64, 20 steps

@@ -62,7 +62,7 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     (two / "model.ckpt-6.pt").unlink()
     proc = run_deepft("train", "input.json", "--restart", "model.ckpt-3.pt", cwd=two)
     assert "restarted from step 3" in proc.stdout
-    from deepft.train.checkpoint import load_checkpoint
+    from deepft.checkpoint import load_checkpoint
 
     a, b = load_checkpoint(one / "model.ckpt-6.pt"), load_checkpoint(two / "model.ckpt-6.pt")
     assert any(k.endswith("lora_a") for k in a["model"])

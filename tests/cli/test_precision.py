@@ -13,7 +13,7 @@ import pytest
 import torch
 from cli_helpers import run_deepft, small_water_input
 
-from deepft.train.checkpoint import load_checkpoint
+from deepft.checkpoint import load_checkpoint
 
 
 def precision_input(water_dir, precision: str) -> dict:
@@ -72,7 +72,7 @@ def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
                       env_extra={"DEEPFT_DEVICE": "cpu"})
     assert proc.returncode != 0
     message = proc.stdout + proc.stderr
-    assert ("training/precision is float32 but in the restart checkpoint "
+    assert (f"training/precision is float32 but in the checkpoint {ckpt} "
             "model/descriptor/precision is float64") in message, message
     assert "Traceback" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.json"]

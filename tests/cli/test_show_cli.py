@@ -43,8 +43,10 @@ def test_show_multitask_model(multitask_run, model):
     desc, fit = expected_sizes()
     expected = [
         "This is a multitask model",
+        # a checkpoint offers RANDOM (fine-tuning starts from it); a frozen model cannot
         "Available model branches are ['water', 'organic', 'RANDOM'], where 'RANDOM' means "
-        "using a randomly initialized fitting net.",
+        "using a randomly initialized fitting net." if model.endswith(".pt") else
+        "Available model branches are ['water', 'organic']",
         "The type_map of branch water is ['O', 'H', 'C']",
         "The type_map of branch organic is ['O', 'H', 'C']",
         "Parameter counts of branch water:",
@@ -85,3 +87,16 @@ def test_show_single_task_and_its_errors(multitask_run, data_root, tmp_path):
     (tmp_path / "junk.pt").write_text(json.dumps({"not": "a model"}))
     bad = run_deepft("show", "junk.pt", "size", cwd=tmp_path, check=False)
     assert bad.returncode == 1 and "junk.pt" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_show_one_branch_frozen_out_of_a_multitask_model(multitask_run, tmp_path):
+    """A model.dft holding one branch of a multitask checkpoint is a singletask model (no
+    branch list, no RANDOM); the type map is that branch's."""
+    run_deepft("freeze", "-c", str(multitask_run / "model.ckpt.pt"), "-o", "organic.dft",
+               "--model-branch", "organic", cwd=tmp_path)
+    out = lines(run_deepft("show", "organic.dft", "type-map", "size", cwd=tmp_path).stdout)
+    desc, fit = expected_sizes()
+    assert out[:2] == ["This is a singletask model", "The type_map is ['O', 'H', 'C']"], out
+    assert f"Parameters in total: {desc + fit:,}" in out
+    bad = run_deepft("show", "organic.dft", "model-branch", cwd=tmp_path, check=False)
+    assert bad.returncode == 1 and "requires a multitask model" in bad.stderr

@@ -9,7 +9,7 @@ import pytest
 import torch
 from cli_helpers import run_deepft, small_water_input
 
-from deepft.train.checkpoint import load_checkpoint
+from deepft.checkpoint import load_checkpoint
 
 
 def read_lcurve(path):

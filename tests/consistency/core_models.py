@@ -1,7 +1,7 @@
 """Real deepft.model EnergyModels for the C++-core consistency tests.
 
 Random weights (seeded), descriptor statistics computed from the real data (non-trivial davg,
-dstd), random energy biases of water-like magnitude; frozen through deepft.io.freeze's
+dstd), random energy biases of water-like magnitude; frozen through deepft.io.export's
 serializer so the tensor names are exactly the ones `deepft freeze` writes.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepft.io.freeze import model_to_file_contents
+from deepft.io.export import model_to_file_contents
 from deepft.io.model_file import write_model_file
 
 ELEMENTS = ["O", "H", "C"]  # one type map for water and organic frames

@@ -110,6 +110,15 @@ class DescrptSeA(nn.Module):
             return neighbor_type
         return center_type * self.ntypes + neighbor_type
 
+    def parameters_of_types(self, types: Sequence[int]) -> list[nn.Parameter]:
+        """The parameters used only for pairs involving ``types`` (as center or neighbor):
+        the embedding nets of those pairs (type_one_side: of those neighbor types)."""
+        wanted = set(types)
+        nets = {id(self.embeddings[k]): self.embeddings[k]
+                for k, (ti, tj) in enumerate(self._net_pairs(self.ntypes))
+                if tj in wanted or (ti is not None and ti in wanted)}
+        return [p for net in nets.values() for p in net.parameters()]
+
     # ---- statistics ------------------------------------------------------------------------
     def compute_input_stats(self, samples: Sequence[dict]) -> dict[str, np.ndarray]:
         """davg/dstd (``ntypes x 4``, numpy) from frames (dicts with coord, box, atype).

@@ -43,6 +43,10 @@ class EnergyFitting(nn.Module):
                           resnet_dt=self.resnet_dt, precision=self.precision,
                           trainable=self.trainable, seed=seed)
 
+    def parameters_of_types(self, types: Sequence[int]) -> list[nn.Parameter]:
+        """The parameters used only for atoms of ``types``: their fitting nets."""
+        return [p for t in sorted(set(types)) for p in self.nets[t].parameters()]
+
     def forward(self, descriptor: torch.Tensor, atype: torch.Tensor) -> torch.Tensor:
         """Atomic energies ``nframes x nloc`` (eV, float64) from ``nframes x nloc x dim_descrpt``.
 

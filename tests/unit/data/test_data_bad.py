@@ -102,6 +102,10 @@ CASES = [
      r"type\.raw has a negative type -1", "starting at 0"),
     ("type beyond type_map.raw", "organic", _write("type.raw", "0 0 0 0 1 1 3 2\n"),
      r"type\.raw uses type 3 but .*type_map\.raw names only 3 elements", "every type"),
+    ("type_map.raw repeats an element", "organic", _write("type_map.raw", "C H C\n"),
+     r"type_map\.raw names \['C'\] more than once", "each element once"),
+    ("type_map.raw repeats two elements", "water", _write("type_map.raw", "H H O O\n"),
+     r"type_map\.raw names \['H', 'O'\] more than once", "each element once"),
     ("label in some sets", "organic", _second_set,
      r"energy\.npy is present in .*set\.000 but missing in .*set\.001", "every set folder"),
 ]

@@ -6,7 +6,6 @@ import json
 import shutil
 from copy import deepcopy
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -99,18 +98,18 @@ def pretrain(raw: dict) -> Path:
     return Path(f"{cfg['training']['save_ckpt']}-{cfg['training']['numb_steps']}.pt")
 
 
-def finetune_args(ckpt, model_branch=None, use_pretrain_script=False):
-    return SimpleNamespace(finetune=str(ckpt), model_branch=model_branch,
-                           use_pretrain_script=use_pretrain_script, INPUT="input.json",
-                           skip_neighbor_stat=False)
-
-
-def finetune(raw: dict, ckpt, **kwargs):
+def finetune(raw: dict, ckpt, *, model_branch=None, use_pretrain_script=False):
     """(model, report, cfg, tasks) of ``deepft train --finetune ckpt`` before step 0."""
-    from deepft.train.finetune import prepare_finetune
+    from deepft.commands.train import input_config
+    from deepft.finetune import build_finetuned_model
+    from deepft.train.setup import build_tasks, resolve_all_sel
 
-    cfg, tasks = prepare(raw)
-    model, report = prepare_finetune(cfg, tasks, finetune_args(ckpt, **kwargs))
+    cfg, plan = input_config(deepcopy(raw), "input.json", finetune=str(ckpt),
+                             model_branch=model_branch,
+                             use_pretrain_script=use_pretrain_script)
+    tasks = build_tasks(cfg)
+    resolve_all_sel(cfg, tasks, skip_stat=False)
+    model, report = build_finetuned_model(plan, cfg, tasks)
     return model, report, cfg, tasks
 
 
@@ -123,13 +122,9 @@ def trainer_for(model, cfg, tasks):
 
 def load_model(ckpt):
     """A checkpoint's model, rebuilt with its fine-tuning structure, weights loaded."""
-    from deepft.train.checkpoint import load_checkpoint
-    from deepft.train.finetune_methods import build_trained_model
+    from deepft.checkpoint import load_checkpoint, load_trained_model
 
-    state = load_checkpoint(ckpt)
-    model = build_trained_model(state["config"])
-    model.load_state_dict(state["model"])
-    return model
+    return load_trained_model(load_checkpoint(ckpt), ckpt)
 
 
 def state_of(module) -> dict:

@@ -9,8 +9,10 @@ import pytest
 import torch
 from finetune_helpers import finetune, organic_systems, single_input, state_of, trainer_for
 
-from deepft.model import merge_lora
-from deepft.train import finetune_methods as fm
+from deepft.checkpoint import build_trained_model
+from deepft.model import merge_lora, structure
+from deepft.model.fitting import new_head_for
+from deepft.model.network import derive_seed
 
 STEPS = 3
 
@@ -23,7 +25,7 @@ def organic_run(tmp_path, organic_dir, ckpt, method: dict, **kw):
 
 def train(model, cfg, tasks, report, steps=STEPS):
     trainer = trainer_for(model, cfg, tasks)
-    report.apply_to(trainer)  # checks the optimizer holds exactly the trainable parameters
+    report.check_trainer(trainer)  # checks the optimizer holds exactly the trainable parameters
     for _ in range(steps):
         trainer.train_step()
     return trainer
@@ -122,8 +124,8 @@ def test_new_head_starts_from_the_inherited_model(tmp_path, organic_dir, multita
         torch.testing.assert_close(e_new, e_full, rtol=0, atol=1e-9)
         torch.testing.assert_close(f_new, f_full, rtol=0, atol=1e-10)
     else:  # the head's output layer is the fresh initialization times scale_factor
-        ref = fm.new_head_for(model.fitting, 1.0, None)
-        seeded = fm.new_head_for(model.fitting, 1.0, fm.derive_seed(7, "new_head", "Default"))
+        ref = new_head_for(model.fitting, 1.0, None)
+        seeded = new_head_for(model.fitting, 1.0, derive_seed(7, "new_head", "Default"))
         last = head.nets[0].layers[-1].matrix
         torch.testing.assert_close(last, scale * seeded.nets[0].layers[-1].matrix, rtol=1e-15,
                                    atol=0)
@@ -144,7 +146,7 @@ def test_new_head_trains_only_the_head(tmp_path, organic_dir, multitask_ckpt):
         elif not key.startswith("fitting.new_head."):
             assert not moved, f"{key} should be frozen"
     assert [f for f in model.extra_fittings] == [model.fitting.new_head]
-    assert fm.fitting_prefixes(model) == ["fitting.", "fitting.new_head."]
+    assert structure.fitting_prefixes(model) == ["fitting.", "fitting.new_head."]
 
 
 @pytest.mark.parametrize("method", [
@@ -157,7 +159,7 @@ def test_checkpoint_config_rebuilds_structure_and_trainability(tmp_path, organic
     """build_trained_model(saved config) = the fine-tuned module tree, requires_grad set
     included (a restart's optimizer state depends on it); the weights load strictly."""
     model, _, cfg, _ = organic_run(tmp_path, organic_dir, multitask_ckpt, method)
-    rebuilt = fm.build_trained_model(copy.deepcopy(cfg))
+    rebuilt = build_trained_model(copy.deepcopy(cfg))
     rebuilt.load_state_dict(model.state_dict())
     names = [(n, p.requires_grad, tuple(p.shape)) for n, p in model.named_parameters()]
     assert names == [(n, p.requires_grad, tuple(p.shape)) for n, p in rebuilt.named_parameters()]
@@ -167,11 +169,11 @@ def test_checkpoint_config_rebuilds_structure_and_trainability(tmp_path, organic
 
 
 def test_lora_checkpoint_freezes_to_the_merged_model(tmp_path, organic_dir, multitask_ckpt):
-    """LoRA checkpoint -> deepft.io.freeze -> model.dft; the C++ core gives the torch model's
+    """LoRA checkpoint -> deepft freeze -> model.dft; the C++ core gives the torch model's
     energies and forces."""
+    from deepft.checkpoint import save_checkpoint
+    from deepft.commands.freeze import freeze
     from deepft.infer import DeepPot
-    from deepft.io.freeze import freeze
-    from deepft.train.checkpoint import save_checkpoint
 
     model, report, cfg, tasks = organic_run(
         tmp_path, organic_dir, multitask_ckpt, {"method": "lora", "rank": 2, "alpha": 4.0})
@@ -189,8 +191,9 @@ def test_lora_checkpoint_freezes_to_the_merged_model(tmp_path, organic_dir, mult
 def test_new_head_model_file_sums_both_fitting_prefixes(tmp_path, organic_dir, multitask_ckpt):
     """The model.dft of a new_head branch lists two fitting prefixes; the C++ core sums them."""
     from deepft.infer import DeepPot
-    from deepft.io.freeze import branch_models, model_to_file_contents
+    from deepft.io.export import model_to_file_contents
     from deepft.io.model_file import write_model_file
+    from deepft.model.structure import branch_models
 
     model, report, cfg, tasks = organic_run(tmp_path, organic_dir, multitask_ckpt,
                                             {"method": "new_head", "scale_factor": 0.5})
@@ -207,8 +210,8 @@ def test_new_head_model_file_sums_both_fitting_prefixes(tmp_path, organic_dir, m
 
 
 def test_freeze_command_on_a_new_head_checkpoint(tmp_path, organic_dir, multitask_ckpt):
-    from deepft.io.freeze import freeze
-    from deepft.train.checkpoint import save_checkpoint
+    from deepft.checkpoint import save_checkpoint
+    from deepft.commands.freeze import freeze
 
     model, report, cfg, tasks = organic_run(tmp_path, organic_dir, multitask_ckpt,
                                             {"method": "new_head"})

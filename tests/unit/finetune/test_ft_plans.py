@@ -14,8 +14,8 @@ from finetune_helpers import (
     single_input,
 )
 
+from deepft.checkpoint import load_checkpoint
 from deepft.errors import InputError, ModelFileError
-from deepft.train.finetune import load_pretrained
 
 
 def nets_equal(a, b) -> bool:
@@ -122,9 +122,9 @@ def test_finetune_from_a_missing_or_foreign_file(tmp_path, kind):
     elif kind == "torch_dict":
         torch.save({"model": {}, "something": 1}, path)
     with pytest.raises(ModelFileError) as err:
-        load_pretrained(str(path))
+        load_checkpoint(str(path))
     assert str(path) in str(err.value)
-    assert {"missing": "no such file", "text": "not a readable torch file",
+    assert {"missing": "does not exist", "text": "not a readable torch file",
             "torch_dict": "not a deepft checkpoint"}[kind] in str(err.value)
 
 
@@ -132,7 +132,7 @@ def test_finetune_from_a_frozen_model_names_the_fix(tmp_path):
     path = tmp_path / "model.dft"
     path.write_bytes(b"DEEPFTMD" + bytes(64))
     with pytest.raises(ModelFileError, match="frozen model") as err:
-        load_pretrained(str(path))
+        load_checkpoint(str(path))
     assert "checkpoint" in err.value.hint
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 
@@ -10,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from deepft.commands.freeze import freeze
 from deepft.errors import InputError, ModelFileError
 from deepft.infer import DeepPot
 from deepft.io import read_model_file
-from deepft.io.freeze import freeze, freeze_command
 
 TYPE_MAP = ["O", "H"]
 
@@ -55,7 +54,7 @@ def perturb_buffers(model, seed):
 
 
 def save(tmp_path, model, cfg, name="model.ckpt"):
-    from deepft.train.checkpoint import save_checkpoint
+    from deepft.checkpoint import save_checkpoint
 
     branches = list(model.branches) if hasattr(model, "branches") else ["Default"]
     state = {"config": cfg, "model": model.state_dict(), "branches": branches,
@@ -97,9 +96,8 @@ def test_single_task_freeze_matches_model(tmp_path, single):
 
 def test_freeze_command_and_cli(tmp_path, single):
     _, _, ckpt = single
-    args = argparse.Namespace(checkpoint=str(ckpt), output=str(tmp_path / "a.dft"),
-                              model_branch=None, merge_lora=False)
-    assert freeze_command(args) == 0 and (tmp_path / "a.dft").exists()
+    assert freeze(ckpt, str(tmp_path / "a.dft")) == tmp_path / "a.dft"
+    assert (tmp_path / "a.dft").exists()
     proc = subprocess.run([sys.executable, "-m", "deepft", "freeze", "-c", str(ckpt), "-o",
                            str(tmp_path / "b.dft")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -129,14 +127,14 @@ def test_multitask_all_branches_and_one_branch(tmp_path):
         te, tf = torch_energy_force(model.branches[name], coord, box, atype)
         np.testing.assert_allclose(e, te, rtol=0, atol=1e-10, err_msg=name)
         np.testing.assert_allclose(f, tf, rtol=0, atol=1e-10, err_msg=name)
-    one = read_model_file(freeze(ckpt, tmp_path / "ice.dft", branch="ice"))
+    one = read_model_file(freeze(ckpt, tmp_path / "ice.dft", model_branch="ice"))
     assert one.branches == ["ice"] and one.default_branch == "ice"
     assert not any(k.startswith("branches.water.fitting.") for k in one.tensors)
     e, _, _ = DeepPot(tmp_path / "ice.dft").eval(coord, box, atype)
     np.testing.assert_allclose(e, torch_energy_force(model.branches["ice"], coord, box,
                                                      atype)[0], atol=1e-10)
     with pytest.raises(InputError, match=r"'gas' is not a branch .*\['water', 'ice'\]"):
-        freeze(ckpt, tmp_path / "x.dft", branch="gas")
+        freeze(ckpt, tmp_path / "x.dft", model_branch="gas")
 
 
 def test_lora_adapters_are_merged(tmp_path):

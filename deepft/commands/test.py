@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepft.commands._paths import check_output_file
 from deepft.errors import InputError
 
 log = logging.getLogger("deepft.test")
@@ -33,13 +34,10 @@ class CheckpointEvaluator(Evaluator):
     def __init__(self, path: str, branch: str | None):
         import torch
 
-        from deepft.train.checkpoint import load_checkpoint
-        from deepft.train.finetune_methods import build_trained_model
+        from deepft.checkpoint import load_checkpoint, load_trained_model
 
         state = load_checkpoint(path)
-        model = build_trained_model(state["config"])
-        model.load_state_dict(state["model"])
-        model.eval()
+        model = load_trained_model(state, path).eval()
         self.model = select_branch(model, branch, path)
         self.type_map = list(self.model.type_map)
         self.dtype = next(self.model.parameters()).dtype
@@ -58,7 +56,9 @@ class FrozenEvaluator(Evaluator):
 
     def __init__(self, path: str, branch: str | None):
         from deepft.infer import DeepPot
+        from deepft.io.model_file import read_model_file
 
+        require_branch(read_model_file(path).branches, branch, path)
         self.pot = DeepPot(path, branch=branch)
         self.type_map = list(self.pot.type_map)
 
@@ -66,23 +66,39 @@ class FrozenEvaluator(Evaluator):
         return self.pot.eval(coord, box, atype)
 
 
+def require_branch(names: list[str], branch: str | None, path: str) -> None:
+    """InputError unless ``branch`` names one of ``names``; None only fits a one-branch
+    model (a multitask model must be told which branch, never a silent default)."""
+    if branch is None and len(names) == 1:
+        return
+    if branch is None or branch not in names:
+        what = "needs --model-branch" if branch is None else f"has no branch {branch!r}"
+        kind = "multitask model" if len(names) > 1 else "model"
+        raise InputError(f"{kind} {path} {what}; its branches are {names}",
+                         hint="pass --model-branch NAME")
+
+
 def select_branch(model, branch: str | None, path: str):
     """The EnergyModel of ``branch`` (required for multitask models)."""
     branches = getattr(model, "branches", None)
     if branches is None:
         return model
-    names = list(branches.keys())
-    if branch is None or branch not in branches:
-        what = "needs --model-branch" if branch is None else f"has no branch {branch!r}"
-        raise InputError(f"multitask model {path} {what}; its branches are {names}",
-                         hint="pass --model-branch NAME")
-    return branches[branch]
+    require_branch(list(branches.keys()), branch, path)
+    return branches[branch or next(iter(branches.keys()))]
 
 
 def open_model(path: str, branch: str | None) -> Evaluator:
-    if str(path).endswith(".pt"):
-        return CheckpointEvaluator(path, branch)
-    return FrozenEvaluator(path, branch)
+    """The evaluator of a checkpoint or a model.dft (recognized by its content)."""
+    from deepft.io.model_file import is_model_file
+
+    if not Path(path).is_file():
+        from deepft.errors import ModelFileError
+
+        raise ModelFileError(f"-m {path}: no such file",
+                             hint="give a frozen model (.dft) or a checkpoint (.pt)")
+    if is_model_file(path):
+        return FrozenEvaluator(path, branch)
+    return CheckpointEvaluator(path, branch)
 
 
 @dataclass
@@ -147,11 +163,14 @@ def test_system(evaluator: Evaluator, system, numb_test: int, detail) -> tuple[E
 
 
 class DetailWriter:
-    """Appends label/prediction columns per system to the ``-d`` files."""
+    """Appends label/prediction columns per system to the ``-d`` files (the previous files
+    of that prefix are removed when it is created: create it once the inputs are checked)."""
+
+    EXTENSIONS = ("e", "e_peratom", "f", "v", "v_peratom")
 
     def __init__(self, prefix: str):
         self.prefix = prefix
-        for ext in ("e", "e_peratom", "f", "v", "v_peratom"):
+        for ext in self.EXTENSIONS:
             Path(f"{prefix}.{ext}.out").unlink(missing_ok=True)
 
     def _append(self, ext: str, header: str, data: np.ndarray) -> None:
@@ -174,22 +193,31 @@ class DetailWriter:
             self._append("v_peratom", f"{path}: {v_cols}", both / natoms)
 
 
-def test_command(args) -> int:
+def test(model: str, systems: list[str], *, numb_test: int = 0, detail_file: str | None = None,
+         model_branch: str | None = None) -> ErrorSums:
+    """Energy/force/virial errors of ``model`` (model.dft or checkpoint) on ``systems`` (folders,
+    folders of systems, ``file.h5#/group``); ``numb_test`` frames per system (0: all);
+    ``detail_file``: prefix of the label-vs-prediction files. Returns the summed errors."""
     from deepft.data import System, expand_systems
 
-    evaluator = open_model(args.model, args.model_branch)
-    detail = DetailWriter(args.detail_file) if args.detail_file else None
+    if numb_test < 0:
+        raise InputError(f"-n {numb_test} must be >= 0", hint="0 tests every frame")
+    if detail_file:
+        for ext in DetailWriter.EXTENSIONS:
+            check_output_file(f"{detail_file}.{ext}.out", "-d")
+    evaluator = open_model(model, model_branch)
+    paths = [p for s in systems for p in expand_systems(s)]
+    loaded = [System(path, evaluator.type_map) for path in paths]  # all checked before output
+    detail = DetailWriter(detail_file) if detail_file else None
     total, total_frames = ErrorSums(), 0
-    paths = [p for s in args.system for p in expand_systems(s)]
-    for path in paths:
-        system = System(path, evaluator.type_map)
-        log.info("# testing system : %s", path)
-        sums, nframes = test_system(evaluator, system, args.numb_test, detail)
+    for system in loaded:
+        log.info("# testing system : %s", system.path)
+        sums, nframes = test_system(evaluator, system, numb_test, detail)
         report(sums, nframes)
         total.merge(sums)
         total_frames += nframes
-    if len(paths) > 1:
+    if len(loaded) > 1:
         log.info("# ----------weighted average of errors-----------")
-        log.info("# number of systems : %d", len(paths))
+        log.info("# number of systems : %d", len(loaded))
         report(total, total_frames)
-    return 0
+    return total

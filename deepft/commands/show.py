@@ -3,7 +3,8 @@
 Attributes (DeePMD-kit's ``dp show`` strings, one block each, in this order):
 
 * ``model-branch``: "Available model branches are ['b1', 'b2', 'RANDOM'], where 'RANDOM' means
-  using a randomly initialized fitting net." (multitask models only, as DeePMD-kit)
+  using a randomly initialized fitting net." (multitask checkpoints only, as DeePMD-kit; a
+  frozen model lists its branches without RANDOM: fine-tuning starts from a checkpoint)
 * ``type-map``: "The type_map of branch b is [...]" / "The type_map is [...]"
 * ``descriptor`` / ``fitting-net``: the normalized sections ("The descriptor parameter of
   branch b is {...}")
@@ -14,7 +15,9 @@ Attributes (DeePMD-kit's ``dp show`` strings, one block each, in this order):
 * ``observed-type``: element types with a non-zero energy bias (the types the statistics data
   contained, DeePMD-kit's definition), sorted by atomic number.
 
-Every line starts with "This is a multitask model" / "This is a singletask model".
+The output starts with "This is a multitask model" / "This is a singletask model". A frozen
+model is multitask when it holds several branches (one branch frozen out of a multitask model is
+a singletask model).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepft.errors import InputError
+from deepft.branches import RANDOM_BRANCH
+from deepft.errors import InputError, ModelFileError
 
 log = logging.getLogger("deepft.show")
 
@@ -45,33 +49,29 @@ class ModelInfo:
     sizes: dict[str, dict[str, int]]  # branch -> {"descriptor", "fitting-net", "total"}
     whole_size: int
     biases: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def is_frozen(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(8) == b"DEEPFTMD"
+    frozen: bool = False  # a model.dft (no RANDOM branch to offer: fine-tuning needs a .pt)
 
 
 def open_info(path: str) -> ModelInfo:
-    if not Path(path).is_file():
-        from deepft.errors import ModelFileError
+    """What ``path`` (checkpoint or model.dft) holds; ModelFileError for a missing file."""
+    from deepft.io.model_file import is_model_file
 
+    if not Path(path).is_file():
         raise ModelFileError(f"{path}: no such file",
                              hint="give a checkpoint (.pt) or a frozen model (.dft)")
-    return frozen_info(path) if is_frozen(path) else checkpoint_info(path)
+    return frozen_info(path) if is_model_file(path) else checkpoint_info(path)
 
 
 def checkpoint_info(path: str) -> ModelInfo:
-    from deepft.config import is_multitask
-    from deepft.train.checkpoint import load_checkpoint
-    from deepft.train.finetune_methods import branch_models, build_trained_model
+    from deepft.checkpoint import load_checkpoint, load_trained_model
+    from deepft.config.branches import is_multitask, model_sections
+    from deepft.model.structure import branch_models
 
     state = load_checkpoint(path)
     cfg = state["config"]
-    model = build_trained_model(cfg)
-    model.load_state_dict(state["model"])
+    model = load_trained_model(state, path)
     multitask = is_multitask(cfg)
-    sections = cfg["model"]["model_dict"] if multitask else {"Default": cfg["model"]}
+    sections = model_sections(cfg)
     models = branch_models(model)
     sizes = {b: component_sizes(m) for b, m in models.items()}
     whole = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
@@ -106,10 +106,10 @@ def frozen_info(path: str) -> ModelInfo:
         counted.update(tensor_names(frozen.tensors, [br["descriptor_prefix"],
                                                      *br["fitting_prefixes"]]))
     whole = sum(frozen.tensors[n].size for n in counted)
-    multitask = names != ["Default"]
-    return ModelInfo(path, multitask, names, {b: frozen.branch(b)["type_map"] for b in names},
+    return ModelInfo(path, len(names) > 1, names, {b: frozen.branch(b)["type_map"] for b in names},
                      {b: frozen.branch(b)["descriptor"] for b in names},
-                     {b: frozen.branch(b)["fitting_net"] for b in names}, sizes, whole, biases)
+                     {b: frozen.branch(b)["fitting_net"] for b in names}, sizes, whole, biases,
+                     frozen=True)
 
 
 def tensor_names(tensors: dict, prefixes: list[str]) -> set[str]:
@@ -123,14 +123,17 @@ def tensor_count(tensors: dict, prefixes: list[str]) -> int:
 
 
 # ---- printing ---------------------------------------------------------------------------------
-def show_command(args) -> int:
-    """CLI entry: ``args.INPUT`` (checkpoint or model.dft), ``args.ATTRIBUTES`` (list)."""
-    info = open_info(args.INPUT)
-    attrs = list(dict.fromkeys(args.ATTRIBUTES))
+def show(path: str, attributes: list[str]) -> ModelInfo:
+    """Log each of ``attributes`` (:data:`ATTRIBUTES`) of ``path`` (checkpoint or model.dft)
+    in DeePMD-kit's words; returns what was read."""
+    unknown = [a for a in attributes if a not in SHOW]
+    if unknown:
+        raise InputError(f"unknown attribute(s) {unknown}", hint=f"choose from {ATTRIBUTES}")
+    info = open_info(path)
     log.info("This is a multitask model" if info.multitask else "This is a singletask model")
-    for attr in attrs:
+    for attr in dict.fromkeys(attributes):
         SHOW[attr](info)
-    return 0
+    return info
 
 
 def show_branches(info: ModelInfo) -> None:
@@ -138,8 +141,11 @@ def show_branches(info: ModelInfo) -> None:
         raise InputError(f"{info.path}: the 'model-branch' attribute requires a multitask "
                          "model; this is a singletask model",
                          hint="drop model-branch from the attributes")
+    if info.frozen:
+        log.info("Available model branches are %s", info.branches)
+        return
     log.info("Available model branches are %s, where 'RANDOM' means using a randomly "
-             "initialized fitting net.", [*info.branches, "RANDOM"])
+             "initialized fitting net.", [*info.branches, RANDOM_BRANCH])
 
 
 def per_branch(info: ModelInfo, what: str, values: dict) -> None:
@@ -205,3 +211,5 @@ def show_observed(info: ModelInfo) -> None:
 SHOW = {"model-branch": show_branches, "type-map": show_type_map,
         "descriptor": show_descriptor, "fitting-net": show_fitting, "size": show_size,
         "observed-type": show_observed}
+
+ATTRIBUTES = list(SHOW)

@@ -1,4 +1,4 @@
-"""Fine-tuning methods: which parameters train, LoRA adapters, an extra fitting head.
+"""The structure and trainability a fine-tuning method gives a model.
 
 ``training.finetune.method`` (schema: deepft.config.finetune):
 
@@ -10,99 +10,52 @@
   (``targets``) train.
 * ``new_head``: descriptor and inherited fitting frozen; a fresh fitting net (same
   architecture) is added to each inherited fitting and their atomic energies are summed
-  (:class:`FittingWithNewHead`); its output layer starts scaled by ``scale_factor``.
+  (:class:`~deepft.model.fitting.FittingWithNewHead`); its output layer starts scaled by
+  ``scale_factor``.
 
-A fitting net that starts fresh (``RANDOM``) always trains fully: freezing random weights would
-make no sense.
+What was freshly initialized always trains: a fitting net that starts fresh (``RANDOM``), and,
+with ``heads``/``lora``/``new_head``, the descriptor rows of elements new to the pretrained type
+map (``fresh`` entries ``"branch/descriptor:TYPE"``, see :func:`set_trainability`).
 
-**Rebuilding a fine-tuned checkpoint.** The structure a method adds (adapters, extra heads) and
-the trainability it sets are recorded in the saved config under ``model/_finetune`` (a ``_``
-key: DeePMD-kit and deepft's normalization treat it as a comment, so ``out.json`` stays a valid
-input)::
+The structure is recorded in the saved config under ``model/_finetune`` (:data:`RECORD_KEY`, a
+``_`` key: DeePMD-kit and deepft's normalization treat it as a comment, so ``out.json`` stays a
+valid input)::
 
     "_finetune": {"pretrained": "pre.pt", "method": {normalized training/finetune},
                   "branches": {"water": "RANDOM" | "<pretrained branch>"},
                   "fresh": ["water/fitting_net"], "new_head": ["water"],
                   "lora": {"rank": 8, "alpha": 8.0, "targets": [...], "seed": 1} | null}
 
-:func:`build_trained_model` (= ``build_from_config`` + :func:`restore_structure`) rebuilds the
-exact module tree and ``requires_grad`` set from that record, so ``load_state_dict``, the
-optimizer state of a restart, ``freeze`` and ``show`` all work on fine-tuned checkpoints.
-
-**Frozen-model layout of new_head.** The extra head is the submodule ``new_head`` of the
-fitting: tensors ``<fitting prefix>new_head.nets.T.layers.L.*`` and
-``<fitting prefix>new_head.bias_atom_e``; :func:`fitting_prefixes` lists
-``["<prefix>fitting.", "<prefix>fitting.new_head."]`` for the model.dft header, and the branch's
-EnergyModel carries the plain attribute ``extra_fittings = [head]`` that deepft.io.freeze reads.
-The base prefix ``fitting.`` reads only ``nets.*`` and ``bias_atom_e``, so the C++ core summing
-both prefixes computes exactly the torch model's energy.
+:func:`restore_structure` rebuilds the exact module tree and ``requires_grad`` set from that
+record (deepft.checkpoint uses it for every fine-tuned checkpoint). A branch's EnergyModel carries
+the plain attribute ``extra_fittings = [head]`` that the model-file export reads to list several
+``fitting_prefixes`` (:func:`fitting_prefixes`).
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
-from deepft.model import EnergyFitting, apply_lora, build_from_config
+from deepft.branches import DEFAULT_BRANCH
+from deepft.model.fitting import FittingWithNewHead, new_head_for
+from deepft.model.lora import apply_lora
 from deepft.model.network import derive_seed
-
-log = logging.getLogger("deepft.train")
 
 RECORD_KEY = "_finetune"
 METHODS = ("full", "heads", "lora", "new_head", "inherit")
 
 
-class FittingWithNewHead(EnergyFitting):
-    """An inherited :class:`EnergyFitting` plus a fresh one whose atomic energies are added.
-
-    ``E_i = nets[t_i](D_i) + bias_atom_e[t_i] + new_head(D_i, t_i)`` (eV). The inherited nets and
-    bias keep their tensor names (``nets.*``, ``bias_atom_e``); the head is ``new_head.*``.
-    """
-
-    def __init__(self, base: EnergyFitting, head: EnergyFitting):
-        nn.Module.__init__(self)
-        for name in ("ntypes", "dim_descrpt", "neuron", "resnet_dt", "activation_function",
-                     "precision", "seed", "trainable", "dtype"):
-            setattr(self, name, getattr(base, name))
-        self.types_without_bias = list(getattr(base, "types_without_bias", []))
-        self.nets = base.nets
-        self.register_buffer("bias_atom_e", base.bias_atom_e)
-        self.new_head = head
-
-    def forward(self, descriptor: torch.Tensor, atype: torch.Tensor) -> torch.Tensor:
-        """Atomic energies ``nframes x nloc`` (eV): inherited fitting + new head."""
-        return super().forward(descriptor, atype) + self.new_head(descriptor, atype)
-
-    def change_type_map(self, old_type_map, new_type_map, *, seed=None) -> list[int]:
-        self.new_head.change_type_map(old_type_map, new_type_map, seed=seed)
-        return super().change_type_map(old_type_map, new_type_map, seed=seed)
-
-
-def new_head_for(base: EnergyFitting, scale_factor: float, seed: int | None) -> EnergyFitting:
-    """A fresh fitting like ``base`` whose output layer (matrix, bias) is scaled by
-    ``scale_factor`` and whose bias_atom_e is 0, so it adds a small correction at step 0."""
-    head = EnergyFitting(base.ntypes, base.dim_descrpt, base.neuron, resnet_dt=base.resnet_dt,
-                         activation_function=base.activation_function,
-                         precision=base.precision, trainable=True, seed=seed)
-    head = head.to(base.bias_atom_e.device)
-    with torch.no_grad():
-        for net in head.nets:
-            net.layers[-1].matrix.mul_(scale_factor)
-            net.layers[-1].bias.mul_(scale_factor)
-    return head
-
-
 def branch_models(model: nn.Module) -> dict[str, nn.Module]:
-    """Branch name -> EnergyModel (``Default`` for a single-task model)."""
+    """Branch name -> EnergyModel (:data:`~deepft.branches.DEFAULT_BRANCH` for a single-task
+    model)."""
     branches = getattr(model, "branches", None)
-    return dict(branches.items()) if branches is not None else {"Default": model}
+    return dict(branches.items()) if branches is not None else {DEFAULT_BRANCH: model}
 
 
-def fitting_prefixes(model: nn.Module, branch: str = "Default") -> list[str]:
+def fitting_prefixes(model: nn.Module, branch: str = DEFAULT_BRANCH) -> list[str]:
     """State-dict prefixes of the fitting nets whose energies a branch sums (model.dft
     ``fitting_prefixes``), e.g. ``["branches.water.fitting.",
     "branches.water.fitting.new_head."]``."""
@@ -130,7 +83,7 @@ def add_new_heads(model: nn.Module, branches: Iterable[str], scale_factor: float
 
 def expose_extra_fittings(energy_model: nn.Module) -> None:
     """``energy_model.extra_fittings``: a plain list (not a submodule, so the state dict is
-    unchanged) of the heads summed on top of ``fitting`` — what deepft.io.freeze reads to list
+    unchanged) of the heads summed on top of ``fitting`` — what deepft.io.export reads to list
     several ``fitting_prefixes`` for a branch."""
     head = getattr(energy_model.fitting, "new_head", None)
     object.__setattr__(energy_model, "extra_fittings", [head] if head is not None else [])
@@ -159,17 +112,9 @@ def restore_structure(model: nn.Module, record: dict | None, *, lora: bool = Tru
         add_new_heads(model, record["new_head"], 0.0, None)
     if lora and record.get("lora"):
         add_lora(model, record["lora"])
-    set_trainability(model, record["method"], record.get("fresh", []))
+    set_trainability(model, record["method"], record.get("fresh", []),
+                     record.get("new_types", {}))
     return model
-
-
-def build_trained_model(cfg: dict, *, lora: bool = True) -> nn.Module:
-    """``build_from_config`` plus the fine-tuning structure recorded in ``model/_finetune``:
-    the module tree a checkpoint's ``model`` state dict was saved from (``lora=False``: without
-    the adapters, for a state dict whose adapters were folded into the weights)."""
-    model = build_from_config(cfg)
-    section = cfg["model"] if isinstance(cfg.get("model"), dict) else cfg
-    return restore_structure(model, section.get(RECORD_KEY), lora=lora)
 
 
 # ---- trainability ----------------------------------------------------------------------------
@@ -193,16 +138,33 @@ def set_config_trainability(model: nn.Module, sections: dict[str, dict]) -> None
                 p.requires_grad_(True)
 
 
-def set_trainability(model: nn.Module, method: dict, fresh: Iterable[str]) -> None:
-    """Freeze what ``method`` freezes (on top of the current flags); ``fresh``:
-    ``"branch/fitting_net"`` entries of freshly initialized fitting nets, kept trainable."""
+def set_trainability(model: nn.Module, method: dict, fresh: Iterable[str],
+                     new_types: dict[str, list[int]] | None = None) -> None:
+    """Freeze what ``method`` freezes (on top of the current flags).
+
+    ``fresh``: ``"branch/fitting_net"`` entries of freshly initialized fitting nets, kept
+    trainable. ``new_types``: branch -> indices of elements new to the pretrained type map; the
+    parameters that exist only for them (their embedding and fitting nets, freshly initialized)
+    always train, whatever the method freezes: frozen at a random start they would be noise.
+    """
     kind = method.get("method", "full")
     fresh = set(fresh)
     models = branch_models(model)
     fresh_fittings = {id(models[e.split("/")[0]].fitting) for e in fresh if
                       e.endswith("/fitting_net") and e.split("/")[0] in models}
-    if kind in ("full", "inherit"):
-        return
+    if kind not in ("full", "inherit"):
+        freeze_for_method(models, kind, method, fresh_fittings)
+    for name, types in (new_types or {}).items():
+        if name in models and types:
+            branch = models[name]
+            for p in (*branch.descriptor.parameters_of_types(types),
+                      *branch.fitting.parameters_of_types(types)):
+                p.requires_grad_(True)
+
+
+def freeze_for_method(models: dict[str, nn.Module], kind: str, method: dict,
+                      fresh_fittings: set[int]) -> None:
+    """The freezing of ``heads``, ``lora`` and ``new_head`` (see the module docstring)."""
     for branch in models.values():
         is_fresh = id(branch.fitting) in fresh_fittings
         if kind == "heads":
@@ -238,8 +200,3 @@ def parameter_summary(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in seen.values())
     trainable = sum(p.numel() for p in seen.values() if p.requires_grad)
     return trainable, total
-
-
-def deep_copy(module: nn.Module) -> nn.Module:
-    """An independent copy of a component (weights, buffers and plain attributes)."""
-    return copy.deepcopy(module)
