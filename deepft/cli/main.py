@@ -22,6 +22,8 @@ COMMANDS = {
     "test": "test",
     "show": "show",
     "change-bias": "change_bias",
+    "model-devi": "model_devi",
+    "neighbor-stat": "neighbor_stat",
     "doc-train-input": "doc",
 }
 

@@ -1,0 +1,1 @@
+"""The work behind each ``deepft`` command, as plain keyword functions (no argparse)."""
