@@ -44,8 +44,9 @@ def missing_core_message() -> str:
                  f"module), because Python looks in the current folder first")
     elif checkout:
         what += " (a source checkout in which the extension was not built)"
-    fixes = ["run Python from another folder than the repository root" if checkout else
-             f"run Python from another folder than {HERE.parent}",
-             "or install deepft in editable mode: pip install -e .",
+    where = "the repository root" if checkout else str(HERE.parent)
+    first = f"run Python from another folder than {where}" if installed is not None else \
+        f"install deepft (pip install .) and run Python from another folder than {where}"
+    fixes = [first, "or install deepft in editable mode: pip install -e .",
              "or build the extension into the checkout: tools/dev_build.sh"]
     return f"{what}. To fix it: {', '.join(fixes)}."
