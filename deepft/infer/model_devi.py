@@ -71,11 +71,11 @@ def model_devi_rows(energy: np.ndarray, force: np.ndarray, virial: np.ndarray,
 def header(atomic: bool) -> str:
     """Column header line (no newline): ``#`` + ``step`` right-aligned in 11 characters, then
     each column name right-aligned in 19, as the plugin writes it (plus ``devi_e``)."""
-    text = "#%11s" % "step" + "".join("%19s" % c for c in COLUMNS)
-    return text + ("%19s" % "atm_devi_f(N)" if atomic else "")
+    text = f"#{'step':>11}" + "".join(f"{c:>19}" for c in COLUMNS)
+    return text + (f"{'atm_devi_f(N)':>19}" if atomic else "")
 
 
 def format_rows(rows: np.ndarray) -> list[str]:
     """Data lines (no newline): ``%12d`` step then ``%19.6e`` columns (DeePMD-kit's layout;
     the same characters as the plugin's ``" %18.6e"``)."""
-    return ["%12d" % int(round(r[0])) + "".join("%19.6e" % x for x in r[1:]) for r in rows]
+    return [f"{int(round(r[0])):12d}" + "".join(f"{x:19.6e}" for x in r[1:]) for r in rows]

@@ -118,6 +118,6 @@ def test_file_layout_without_atomic(models, systems, tmp_path):
     assert len(lines) == 2 + 5
     for k, line in enumerate(lines[2:]):
         assert len(line) == 12 + 7 * 19 and line[:12] == f"{3 * k:12d}"
-        assert line[12:31] == "%19.6e" % res.devi[0][k, 1]
+        assert line[12:31] == f"{res.devi[0][k, 1]:19.6e}"
     np.testing.assert_allclose(res.devi[0][:, 1:], expected(models[:2], systems[0], 3)[:, 1:8],
                                rtol=1e-10, atol=1e-13)
