@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from deepft.cli._systems_arg import add_system_argument
+
 
 def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(name, parents=[common], help="model deviation of an ensemble on data",
@@ -12,8 +14,7 @@ def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
                                    "columns are those of `pair_style deepft ... out_file`.")
     p.add_argument("-m", "--models", nargs="+", required=True,
                    help="the frozen models (model.dft), at least 2, same type map")
-    p.add_argument("-s", "--system", action="append", required=True,
-                   help="system folder, folder of systems, or file.h5#/group (repeatable)")
+    add_system_argument(p)
     p.add_argument("-o", "--output", default="model_devi.out",
                    help="output file (overwritten; default model_devi.out)")
     p.add_argument("-f", "--frequency", type=int, default=1,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from deepft.cli._systems_arg import add_system_argument
+
 
 def add_parser(sub, name: str, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(name, parents=[common], help="min neighbor distance, max neighbors per type",
                        description="Shortest neighbor distance and the largest number of "
                                    "neighbors of each type within rcut, over all frames. "
                                    "Mirrors `dp neighbor-stat`.")
-    p.add_argument("-s", "--system", action="append", required=True,
-                   help="system folder, folder of systems, or file.h5#/group (repeatable)")
+    add_system_argument(p)
     p.add_argument("-r", "--rcut", type=float, default=6.0, help="cutoff radius in Å (default 6)")
     p.add_argument("-t", "--type-map", nargs="+", required=True,
                    help="element names in the model's type order, e.g. -t O H")
