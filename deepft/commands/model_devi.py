@@ -114,8 +114,9 @@ def model_devi(*, models, systems, output: str | os.PathLike | None = "model_dev
             result.systems.append(system.path)
             result.devi.append(rows)
             lines += [f"# {system.path}", md.header(atomic), *md.format_rows(rows)]
-            log.info("%s: %d frames, max_devi_f up to %.4e", system.path, system.nframes,
-                     float(rows[:, 4].max()))
+    # after the loop: a log line on stdout would land in the middle of the bar on stderr
+    for path, rows in zip(result.systems, result.devi, strict=True):
+        log.info("%s: %d frames, max_devi_f up to %.4e", path, len(rows), float(rows[:, 4].max()))
     if result.output is not None:
         with open(result.output, "w") as fh:
             fh.write("\n".join(lines) + "\n")

@@ -121,3 +121,25 @@ def test_file_layout_without_atomic(models, systems, tmp_path):
         assert line[12:31] == f"{res.devi[0][k, 1]:19.6e}"
     np.testing.assert_allclose(res.devi[0][:, 1:], expected(models[:2], systems[0], 3)[:, 1:8],
                                rtol=1e-10, atol=1e-13)
+
+
+def test_hdf5_group_equals_npy_folder(models, systems, tmp_path):
+    """`-s file.h5#/water` reads the same frames as the deepmd/npy folder."""
+    import h5py
+
+    water = systems[0]
+    h5 = tmp_path / "data.h5"
+    with h5py.File(h5, "w") as f:
+        g = f.create_group("water")
+        g.create_dataset("type.raw", data=np.loadtxt(water / "type.raw", dtype=np.int64))
+        g.create_dataset("type_map.raw",
+                         data=np.array((water / "type_map.raw").read_text().split(), dtype="S"))
+        for set_dir in sorted(water.glob("set.*")):
+            s = g.create_group(set_dir.name)
+            for npy in sorted(set_dir.glob("*.npy")):
+                s.create_dataset(npy.name, data=np.load(npy))
+    from_h5 = model_devi(models=models, systems=[f"{h5}#/water"], output=None, frequency=2)
+    from_npy = model_devi(models=models, systems=[water], output=None, frequency=2)
+    assert from_h5.systems == [f"{h5}#/water"]
+    assert from_h5.devi[0].shape == (5, 8)
+    np.testing.assert_allclose(from_h5.devi[0], from_npy.devi[0], rtol=1e-13, atol=0)
