@@ -17,4 +17,21 @@ def __getattr__(name):
         from deepft.ops.neighbor import neighbor_list
 
         return neighbor_list
+    if name == "_core":
+        # every `from deepft import _core` passes here until the extension is imported
+        return _import_core()
     raise AttributeError(f"module 'deepft' has no attribute {name!r}")
+
+
+def _import_core():
+    """The compiled extension ``deepft._core``, or an ImportError saying why it is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module("deepft._core")
+    except ModuleNotFoundError as exc:
+        if exc.name != "deepft._core":
+            raise
+        from deepft._missing_core import missing_core_message
+
+        raise ImportError(missing_core_message(), name="deepft._core") from None

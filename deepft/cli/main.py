@@ -23,6 +23,8 @@ COMMANDS = {
     "test": "test",
     "show": "show",
     "change-bias": "change_bias",
+    "model-devi": "model_devi",
+    "neighbor-stat": "neighbor_stat",
     "doc-train-input": "doc",
 }
 

