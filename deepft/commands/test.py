@@ -142,10 +142,28 @@ def report(sums: ErrorSums, nframes: int) -> None:
         log.info("%-19s: %e %s", f"{name} RMSE{tag}", sums.rmse(key), unit)
 
 
-def test_system(evaluator: Evaluator, system, numb_test: int, detail) -> tuple[ErrorSums, int]:
+#: frames per evaluation call (bounds the memory of a test over a long trajectory)
+CHUNK = 32
+
+
+def evaluate_frames(evaluator: Evaluator, system, frames: dict, progress
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(energy, force, virial) of every frame of ``frames``, ``CHUNK`` frames per call."""
+    parts = []
+    box = frames.get("box")
+    for start in range(0, frames["coord"].shape[0], CHUNK):
+        stop = start + CHUNK
+        parts.append(evaluator.eval(frames["coord"][start:stop],
+                                    None if box is None else box[start:stop], system.atype))
+        progress.update(parts[-1][0].shape[0])
+    return tuple(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(3))
+
+
+def test_system(evaluator: Evaluator, system, numb_test: int, detail, progress
+                ) -> tuple[ErrorSums, int]:
     nframes = system.nframes if numb_test <= 0 else min(numb_test, system.nframes)
     frames = system.get_frames(np.arange(nframes))
-    energy, force, virial = evaluator.eval(frames["coord"], frames.get("box"), system.atype)
+    energy, force, virial = evaluate_frames(evaluator, system, frames, progress)
     sums = ErrorSums()
     natoms = system.natoms
     if frames.get("find_energy", 1.0) > 0:
@@ -209,10 +227,14 @@ def test(model: str, systems: list[str], *, numb_test: int = 0, detail_file: str
     paths = [p for s in systems for p in expand_systems(s)]
     loaded = [System(path, evaluator.type_map) for path in paths]  # all checked before output
     detail = DetailWriter(detail_file) if detail_file else None
+    from deepft.progress import Progress
+
     total, total_frames = ErrorSums(), 0
     for system in loaded:
         log.info("# testing system : %s", system.path)
-        sums, nframes = test_system(evaluator, system, numb_test, detail)
+        count = system.nframes if numb_test <= 0 else min(numb_test, system.nframes)
+        with Progress(count, "test", unit="frames") as progress:
+            sums, nframes = test_system(evaluator, system, numb_test, detail, progress)
         report(sums, nframes)
         total.merge(sums)
         total_frames += nframes

@@ -81,9 +81,12 @@ def predict_energy(model: torch.nn.Module, frames: list[dict]) -> np.ndarray:
     dtype = next(model.parameters()).dtype
     was_training = model.training
     model.eval()
+    from deepft.progress import track
+
     out = []
     try:
-        for batch in frames:
+        for batch in track(frames, "energy prediction for the bias fit", unit="frames",
+                           weight=lambda b: int(np.asarray(b["coord"]).shape[0])):
             coord = np.asarray(batch["coord"], dtype=np.float64)
             box = batch.get("box")
             atype = torch.as_tensor(np.asarray(batch["atype"]).reshape(-1), dtype=torch.int64)

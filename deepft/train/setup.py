@@ -79,34 +79,19 @@ def model_probabilities(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, floa
     return {b: v / norm for b, v in raw.items()}
 
 
-def neighbor_counts(systems: list, rcut: float, sel: list[int] | None, ntypes: int
-                    ) -> np.ndarray:
-    """Largest number of neighbors of each type within ``rcut`` over all frames (``ntypes``).
-
-    ``sel`` is the configured table size (None for "auto": then every atom fits, so the
-    kernel's overflow warning stays quiet while counting).
-    """
-    from deepft.ops import build_nlist
-
-    most = np.zeros(ntypes, dtype=np.int64)
-    chunk = 16
-    for system in systems:
-        table = sel if sel is not None else [system.natoms] * ntypes
-        for stt in range(0, system.nframes, chunk):
-            frames = system.get_frames(np.arange(stt, min(stt + chunk, system.nframes)))
-            nl = build_nlist(frames["coord"], frames.get("box"), system.atype, rcut, table)
-            most = np.maximum(most, np.asarray(nl.max_neighbors, dtype=np.int64))
-    return most
-
-
 def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
                 skip_stat: bool) -> None:
     """Fill ``sel: "auto[:ratio]"`` from the data and check explicit sel against it (in place)."""
     sel = desc_cfg["sel"]
     if isinstance(sel, list) and skip_stat:
         return
-    counts = neighbor_counts(systems, float(desc_cfg["rcut"]),
-                             None if isinstance(sel, str) else list(sel), ntypes)
+    from deepft.data.neighbor_stat import neighbor_stat
+    from deepft.progress import Progress
+
+    with Progress(sum(s.nframes for s in systems), f"neighbor statistics of branch {branch}",
+                  unit="frames") as progress:
+        stat = neighbor_stat(systems, float(desc_cfg["rcut"]), on_frames=progress.update)
+    counts = np.asarray(stat.max_nbor_size, dtype=np.int64)
     if isinstance(sel, str):
         ratio = float(sel.split(":")[1]) if ":" in sel else 1.1
         # DeePMD-kit rounds the scaled count up to a multiple of 4

@@ -16,7 +16,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "deepft"
 
 LAYERS = [
-    {"errors", "branches", "_atomic", "__init__", "_core"},
+    {"errors", "branches", "_atomic", "__init__", "_core", "_missing_core", "progress"},
     {"config", "ops"},
     {"data", "model", "io"},
     {"checkpoint", "infer", "calculator", "lmp"},

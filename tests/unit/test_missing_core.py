@@ -35,9 +35,20 @@ def checkout(tmp_path) -> Path:
     return src
 
 
-def run_in(src: Path, pythonpath: str = "") -> str:
-    env = dict(os.environ, PYTHONPATH=pythonpath)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=src, env=env,
+def run_in(src: Path, site: Path) -> str:
+    """Run SCRIPT in ``src`` with ``site`` as the only other import folder (``-S``: no
+    site-packages, so no installed or editable deepft of this environment interferes). numpy,
+    which deepft.infer needs, is linked into ``site``."""
+    import numpy
+
+    site.mkdir(parents=True, exist_ok=True)
+    numpy_dir = Path(numpy.__file__).resolve().parent
+    for name in ("numpy", "numpy.libs"):
+        target = numpy_dir.parent / name
+        if target.exists() and not (site / name).exists():
+            (site / name).symlink_to(target)
+    env = dict(os.environ, PYTHONPATH=str(site))
+    proc = subprocess.run([sys.executable, "-S", "-c", SCRIPT], cwd=src, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -51,7 +62,7 @@ def test_checkout_shadowing_an_installed_package(checkout, tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: deepft\nVersion: 0.1.0\n")
     (info / "RECORD").write_text(f"deepft/{SO},,\n")
-    out = run_in(checkout, str(site))
+    out = run_in(checkout, site)
     assert out.startswith("ImportError: cannot import deepft._core, the compiled C++ extension")
     assert f"{checkout / 'deepft'} does not hold it" in out
     assert f"a source checkout which shadows the installed deepft at {site / 'deepft'}" in out
@@ -60,7 +71,7 @@ def test_checkout_shadowing_an_installed_package(checkout, tmp_path):
     assert "name: deepft._core" in out
 
 
-def test_checkout_without_a_build(checkout):
-    out = run_in(checkout)
+def test_checkout_without_a_build(checkout, tmp_path):
+    out = run_in(checkout, tmp_path / "bare_site")
     assert "a source checkout in which the extension was not built" in out
     assert "shadows" not in out and "tools/dev_build.sh" in out

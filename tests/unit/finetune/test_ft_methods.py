@@ -218,3 +218,37 @@ def test_freeze_command_on_a_new_head_checkpoint(tmp_path, organic_dir, multitas
     trainer = train(model, cfg, tasks, report, steps=1)
     ckpt = save_checkpoint(trainer.state_dict(), str(tmp_path / "ft.ckpt"), 1, 1)
     freeze(ckpt, tmp_path / "ft.dft")
+
+
+@pytest.mark.parametrize("method", [
+    {"method": "heads", "trainable_last_layers": 1},
+    {"method": "lora", "rank": 2, "alpha": 2.0},
+    {"method": "new_head"},
+])
+def test_new_element_nets_train_under_every_method(tmp_path, organic_dir, water_ckpt, method):
+    """Water-pretrained [O, H] fine-tuned onto [O, H, C]: the nets that exist only for C (its
+    neighbor embedding net, its fitting net) start random, so they train in full whatever the
+    method freezes; everything the method freezes for O and H stays put. A checkpoint's config
+    rebuilds the same requires_grad set."""
+    raw = single_input(tmp_path, ["O", "H", "C"], organic_systems(organic_dir),
+                       numb_steps=STEPS, finetune=method)
+    model, report, cfg, tasks = finetune(raw, water_ckpt)
+    assert cfg["model"]["_finetune"]["new_types"] == {"Default": [2]}
+    fresh = [k for k, _ in model.named_parameters()
+             if k.startswith(("descriptor.embeddings.2.", "fitting.nets.2."))
+             and "lora_" not in k]
+    assert fresh and all(dict(model.named_parameters())[k].requires_grad for k in fresh)
+    before = state_of(model)
+    train(model, cfg, tasks, report)
+    after = state_of(model)
+    for key in fresh:
+        if key.endswith("matrix"):
+            assert changed(before, after, key), f"{method['method']}: {key} should train"
+    frozen_for_old = ["descriptor.embeddings.0.layers.1.matrix"]
+    if method["method"] != "heads":
+        frozen_for_old.append("fitting.nets.0.layers.0.matrix")
+    for key in frozen_for_old:
+        assert not changed(before, after, key), f"{method['method']}: {key} should be frozen"
+    rebuilt = build_trained_model(copy.deepcopy(cfg))
+    assert [(n, p.requires_grad) for n, p in rebuilt.named_parameters()] == \
+        [(n, p.requires_grad) for n, p in model.named_parameters()]

@@ -114,6 +114,37 @@ def test_use_pretrain_script_takes_the_checkpoint_model_section(tmp_path, organi
     assert model.descriptor.neuron == [4, 8]
 
 
+@pytest.mark.parametrize("broken", [
+    lambda m: m["descriptor"].update(rcutt=6.0),  # a misspelled key
+    lambda m: m["descriptor"].update(rcut="six"),  # a wrong type
+    lambda m: m["fitting_net"].update(neuron="big"),
+    lambda m: m.pop("fitting_net"),
+])
+def test_use_pretrain_script_replaces_the_model_section_before_validation(
+        tmp_path, organic_dir, multitask_ckpt, broken):
+    """As DeePMD-kit: the pretrained sections replace the input's before it is checked, so
+    what the input says there does not matter (without the flag it is an error)."""
+    raw = organic_target(tmp_path, organic_dir)
+    broken(raw["model"])
+    with pytest.raises(InputError):
+        finetune(raw, multitask_ckpt, model_branch="organic")
+    model, _, cfg, _ = finetune(raw, multitask_ckpt, model_branch="organic",
+                                use_pretrain_script=True)
+    assert cfg["model"]["descriptor"]["rcut"] == 4.0
+    assert cfg["model"]["fitting_net"]["neuron"] == [8, 8]
+
+
+def test_use_pretrain_script_replaces_shared_dict_entries(tmp_path, water_dir, organic_dir,
+                                                         multitask_ckpt):
+    """A multitask input's shared descriptor entry is replaced (both branches see it)."""
+    raw = multitask_input(tmp_path, water_dir, organic_dir, numb_steps=0)
+    raw["model"]["shared_dict"]["desc"]["neuron"] = [2, 2]
+    model, _, cfg, _ = finetune(raw, multitask_ckpt, use_pretrain_script=True)
+    for branch in ("water", "organic"):
+        assert cfg["model"]["model_dict"][branch]["descriptor"]["neuron"] == [4, 8]
+    assert model.branches["water"].descriptor is model.branches["organic"].descriptor
+
+
 @pytest.mark.parametrize("kind", ["missing", "text", "torch_dict"])
 def test_finetune_from_a_missing_or_foreign_file(tmp_path, kind):
     path = tmp_path / "pre.pt"
