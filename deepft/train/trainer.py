@@ -366,29 +366,30 @@ def trim_lcurve(path: str, step: int) -> None:
 class ProgressClock:
     """Steps per second over all the time spent (validation and checkpoints included), smoothed
     so that the rate and ETA do not jump between display lines: an exponential moving average
-    of the per-interval rates, weighted by the interval's length."""
+    of the seconds per step of each interval (averaging time, not rates, so a slow interval
+    weighs by its length)."""
 
     SMOOTHING = 0.3  # weight of the newest interval
 
-    def __init__(self, step: int):
-        self.start = self.last = time.perf_counter()
+    def __init__(self, step: int, clock=time.perf_counter):
+        self.clock = clock
+        self.start = self.last = clock()
         self.last_step = step
-        self.smoothed: float | None = None
+        self.seconds_per_step: float | None = None
 
     def rate(self, step: int) -> float:
-        """Smoothed steps/s up to ``step``."""
-        now = time.perf_counter()
+        """Smoothed steps/s up to ``step`` (0 before any step was timed)."""
+        now = self.clock()
         seconds, steps = now - self.last, step - self.last_step
         self.last, self.last_step = now, step
-        if steps <= 0 or seconds <= 0:
-            return self.smoothed or 0.0
-        current = steps / seconds
-        self.smoothed = current if self.smoothed is None else (
-            self.SMOOTHING * current + (1 - self.SMOOTHING) * self.smoothed)
-        return self.smoothed
+        if steps > 0 and seconds > 0:
+            current = seconds / steps
+            self.seconds_per_step = current if self.seconds_per_step is None else (
+                self.SMOOTHING * current + (1 - self.SMOOTHING) * self.seconds_per_step)
+        return 1.0 / self.seconds_per_step if self.seconds_per_step else 0.0
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
