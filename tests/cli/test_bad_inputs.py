@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from cli_helpers import run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
 
 from deepft.cli.main import main as deepft_main
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft
-from ft_examples import shrunk, write
+from support.cli import copy_run, run_deepft
+from support.systems import shifted_copy
 
 SHIFT = {"O": 2.0, "H": -0.5, "C": 0.75}  # eV per atom of each element
 TYPE_MAP = ["O", "H", "C"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, data_root):
-    """A 2-step multitask run (water + organic), its model.dft and shifted organic copies."""
-    work = tmp_path_factory.mktemp("change_bias")
-    write(shrunk("multitask/input.json", data_root, numb_steps=2, disp_freq=2),
-          work / "input.json")
-    run_deepft("train", "input.json", cwd=work)
-    run_deepft("freeze", "-o", "multi.dft", cwd=work)
+def run_dir(tmp_path_factory, multitask_example_run, data_root):
+    """A copy of the multitask example run (water + organic, model.ckpt.pt and multi.dft) with
+    shifted copies of the organic systems in shifted/."""
+    work = copy_run(multitask_example_run, tmp_path_factory.mktemp("change_bias") / "run")
     for src in sorted((data_root / "organic_nopbc").iterdir()):
-        dst = work / "shifted" / src.name
-        shutil.copytree(src, dst)
-        names = (src / "type_map.raw").read_text().split()
-        delta = sum(SHIFT[names[t]] for t in np.loadtxt(src / "type.raw", dtype=int))
-        for energy in dst.glob("set.*/energy.npy"):
-            np.save(energy, np.load(energy) + delta)
+        shifted_copy(src, work / "shifted" / src.name, SHIFT)
     return work
 
 

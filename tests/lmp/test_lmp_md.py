@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import WATER_DATA
-from lmp_models import write_random_model
-from lmp_run import run_lmp, thermo_table
+from support.lammps_run import run_lmp, thermo_table
+from support.model_files import write_random_model
+from support.paths import WATER_LAMMPS_DATA
 
 from deepft.infer import DeepPot
 
@@ -40,7 +40,7 @@ run             {steps}
 
 
 def md_script(pair, steps, *, coeff="* * O H", coeff2="", extra="", thermo=1, dump_every=None):
-    return MD.format(data=WATER_DATA, pair=pair, coeff=coeff, coeff2=coeff2, extra=extra,
+    return MD.format(data=WATER_LAMMPS_DATA, pair=pair, coeff=coeff, coeff2=coeff2, extra=extra,
                      thermo=thermo, dump_every=dump_every or steps, steps=steps)
 
 

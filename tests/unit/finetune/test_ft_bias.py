@@ -7,14 +7,9 @@ import logging
 import numpy as np
 import pytest
 import torch
-from finetune_helpers import (
-    finetune,
-    frames_of,
-    load_model,
-    organic_systems,
-    shifted_copy,
-    single_input,
-)
+from support.finetune_inputs import finetune, frames_of, organic_systems, single_input
+from support.systems import shifted_copy
+from support.training import load_model
 
 SHIFT = {"C": 1.5, "H": -0.25, "O": 3.0}  # eV per atom of each element
 

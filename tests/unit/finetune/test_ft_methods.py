@@ -7,7 +7,8 @@ import copy
 import numpy as np
 import pytest
 import torch
-from finetune_helpers import finetune, organic_systems, single_input, state_of, trainer_for
+from support.finetune_inputs import finetune, organic_systems, single_input
+from support.training import state_of, trainer_for
 
 from deepft.model import merge_lora
 from deepft.train import finetune_methods as fm

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
-from infer_models import water_box, write_model
+from support.model_files import water_box, write_model
 
 from deepft.calculator import DeepFT
 from deepft.errors import InputError

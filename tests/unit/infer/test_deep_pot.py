@@ -10,13 +10,12 @@ import sys
 
 import numpy as np
 import pytest
-from infer_models import water_box, write_model
+from support.model_files import water_box, write_model
+from support.tolerances import STRICT
 
 from deepft import _core
 from deepft.errors import InputError, ModelFileError
 from deepft.infer import DeepPot
-
-STRICT = 1e-10
 
 
 @pytest.fixture(scope="module")

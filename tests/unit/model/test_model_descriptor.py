@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from model_helpers import STRICT, set_random_stats, small_model_cfg
+from support.models import set_random_stats, small_model_cfg
+from support.tolerances import TIGHT
 
 from deepft.model import build_model
 from deepft.model.descriptor.stats import env_mat_stats
@@ -67,7 +68,7 @@ def test_descriptor_matches_einsum_reference(type_one_side, angular, water):
     got = desc(coord, box, atype, nl)
     want = reference_descriptor(desc, coord, box, atype)
     assert got.shape == (2, 24, desc.dim_out)
-    torch.testing.assert_close(got, want, rtol=STRICT, atol=STRICT,
+    torch.testing.assert_close(got, want, rtol=TIGHT, atol=TIGHT,
                                msg=f"type_one_side={type_one_side} angular={angular}")
 
 
@@ -78,7 +79,7 @@ def test_descriptor_non_periodic_three_types(organic):
     nl = build_nlist(coord.numpy(), None, atype.numpy(), desc.rcut, desc.sel)
     torch.testing.assert_close(desc(coord, None, atype, nl),
                                reference_descriptor(desc, coord, None, atype),
-                               rtol=STRICT, atol=STRICT)
+                               rtol=TIGHT, atol=TIGHT)
 
 
 def test_parameter_counts_type_one_side():

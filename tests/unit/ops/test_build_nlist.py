@@ -7,7 +7,7 @@ import logging
 import deepft._core as core
 import numpy as np
 import pytest
-from conftest import formatted_oracle, random_system
+from support.neighbors import formatted_oracle, random_system
 
 from deepft.ops import build_nlist
 from deepft.ops import neighbor as neighbor_mod

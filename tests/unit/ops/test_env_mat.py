@@ -6,13 +6,14 @@ import deepft._core as core
 import numpy as np
 import pytest
 import torch
+from support.tolerances import FLOAT32_KERNEL, TIGHT
 
 from deepft.ops import build_nlist, env_mat_se_a
 from deepft.ops import reference as ref
 
 RCUT, RCUT_SMTH = 6.0, 0.5
-STRICT64 = dict(rtol=1e-12, atol=1e-12)
-COARSE32 = dict(rtol=2e-5, atol=2e-5)
+STRICT64 = dict(rtol=TIGHT, atol=TIGHT)
+COARSE32 = dict(rtol=FLOAT32_KERNEL, atol=FLOAT32_KERNEL)
 
 
 def random_pairs(seed=0, nf=2, nloc=6, nnei=20, dtype=torch.float64, rcut=RCUT, smth=RCUT_SMTH):

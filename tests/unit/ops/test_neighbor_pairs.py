@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_system
+from support.neighbors import random_system
 
 import deepft
 from deepft.ops.reference import brute_force_pairs
