@@ -345,6 +345,7 @@ def test_there_are_enough_cases():
     assert len(CASES) >= 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(results, name):
     r = results[name]
@@ -363,6 +364,7 @@ def test_bad_input(results, name):
     assert not changed, f"{what}: files changed or created: {changed}"
 
 
+@pytest.mark.slow
 def test_debug_level_shows_the_traceback(tmp_path, assets):
     write_cfg(tmp_path, tiny_input(assets["system"]))
     proc = run_deepft("train", "input.json", "--restart", "gone.pt", "-v", "debug",

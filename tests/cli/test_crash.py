@@ -19,10 +19,13 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from support.cli import deepft_env, run_deepft, small_water_input
 
 from deepft.train.checkpoint import list_checkpoints, load_checkpoint
+
+pytestmark = pytest.mark.slow  # every test trains (kill/restart, torn checkpoints, NaN losses)
 
 STEPS = 40
 KILLS = 4  # killed runs before the last, uninterrupted --restart auto

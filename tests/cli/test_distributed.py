@@ -65,6 +65,7 @@ def water_runs(tmp_path_factory, water_dir):
     return one, two, proc
 
 
+@pytest.mark.slow
 def test_two_ranks_batch_b_equal_one_process_batch_2b(water_runs):
     one, two, proc = water_runs
     a = load_checkpoint(one / "model.ckpt-20.pt")
@@ -86,6 +87,7 @@ def test_two_ranks_batch_b_equal_one_process_batch_2b(water_runs):
         "out.json"]
 
 
+@pytest.mark.slow
 def test_distributed_run_resumes_exactly(water_runs, tmp_path):
     """Kill the tail of the 2-rank run, resume from its step-10 checkpoint with 2 ranks."""
     _, two, _ = water_runs
@@ -104,6 +106,7 @@ def test_distributed_run_resumes_exactly(water_runs, tmp_path):
                                rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_error_on_rank0_is_printed_once(tmp_path, water_dir):
     """A missing restart checkpoint is found by rank 0 (which alone reads it); every rank stops
     with its exit code, the message appears once, with no deepft traceback."""
@@ -152,6 +155,7 @@ def multitask_input(water_dir, organic_dir, scale: int) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_multitask_two_ranks_follow_the_same_branches(tmp_path, water_dir, organic_dir):
     """Shared seed: both ranks train the same branch each step; unused branch params are fine."""
     one, two = tmp_path / "one", tmp_path / "two"

@@ -25,6 +25,7 @@ def finetune_input(tmp_path, data_root, numb_steps=6, **finetune):
     return write_json(cfg, tmp_path / "input.json")
 
 
+@pytest.mark.slow
 def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, data_root, pretrained):
     from deepft.infer import DeepPot
 
@@ -45,6 +46,7 @@ def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, data_root, 
     assert DeepPot(tmp_path / "organic.dft").type_map == ["O", "H", "C"]
 
 
+@pytest.mark.slow
 def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     """6 LoRA steps in one go == 3 steps + --restart (adapters, frozen base and optimizer):
     a copy of the run, cut back to its step-3 checkpoint, redoes steps 4..6."""
@@ -70,6 +72,7 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     assert "Force" in tested.stdout and "RMSE" in tested.stdout
 
 
+@pytest.mark.slow
 def test_multitask_example_finetune_with_replay(tmp_path, data_root, pretrained):
     cfg = shrunk("finetune/input_multitask.json", data_root, numb_steps=6, disp_freq=3)
     write_json(cfg, tmp_path / "input.json")

@@ -48,6 +48,7 @@ def runs(tmp_path_factory, water_dir, water_20_steps_run) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_training_precision_overrides_the_model_section(runs):
     """training/precision tf32 on a CPU: a float64 model section trains exactly as float32,
     out.json records the effective precision, and a warning says no TensorFloat-32 ran."""
@@ -63,6 +64,7 @@ def test_training_precision_overrides_the_model_section(runs):
         assert torch.equal(tf32[key], value), key
 
 
+@pytest.mark.slow
 def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
     """A float64 checkpoint continued with training/precision float32: an error naming both,
     no output written."""
@@ -80,6 +82,7 @@ def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.json"]
 
 
+@pytest.mark.slow
 def test_float32_checkpoint_holds_float32_tensors(runs):
     state = load_checkpoint(runs["float32"] / "model.ckpt-20.pt")["model"]
     dtypes = {k: v.dtype for k, v in state.items() if v.is_floating_point()}
@@ -90,6 +93,7 @@ def test_float32_checkpoint_holds_float32_tensors(runs):
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
+@pytest.mark.slow
 def test_float32_learns_like_float64(runs):
     """Same seeds and frames: 20 steps in float32 follow the float64 curve to ~1e-2."""
     curves = {p: np.loadtxt(runs[p] / "lcurve.out", ndmin=2) for p in ("float64", "float32")}

@@ -59,6 +59,7 @@ def test_show_multitask_model(multitask_example_run, model):
     assert "'neuron': [8, 8]" in fit_lines[0]
 
 
+@pytest.mark.slow
 def test_show_single_task_and_its_errors(multitask_example_run, data_root, tmp_path):
     cfg = shrunk("finetune/input.json", data_root, numb_steps=2, disp_freq=2)
     write_json(cfg, tmp_path / "input.json")

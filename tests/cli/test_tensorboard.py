@@ -16,6 +16,8 @@ import pytest
 from support.cli import run_deepft, small_water_input
 from support.paths import REPO
 
+pytestmark = pytest.mark.slow  # every test trains
+
 HAVE_TB = importlib.util.find_spec("tensorboard") is not None
 
 

@@ -14,6 +14,7 @@ from support.training import build_trainer
 from deepft.train.checkpoint import load_checkpoint
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_writes_outputs(tmp_path, water_dir, write_input):
     write_input(small_water_input(water_dir, numb_steps=50, disp_freq=10, save_freq=25))
     proc = run_deepft("train", "input.json", cwd=tmp_path)
@@ -30,6 +31,7 @@ def test_training_lowers_the_loss_and_writes_outputs(tmp_path, water_dir, write_
     assert json.loads((tmp_path / "out.json").read_text())["model"]["descriptor"]["sel"] == [46, 92]
 
 
+@pytest.mark.slow
 def test_restart_continues_bit_for_bit(tmp_path, water_20_steps_run):
     """20 steps in one go == 10 steps, then --restart from the step-10 checkpoint (fp64): a
     copy of the shared 20-step run without its tail redoes steps 11..20 (on the CPU, as it)."""

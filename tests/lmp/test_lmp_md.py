@@ -111,6 +111,7 @@ def nve_energy(lmp_env, models, work, dt_fs, steps):
     return thermo_table(run_lmp(lmp_env, script, work))
 
 
+@pytest.mark.slow
 def test_nve_energy_drift(lmp_env, models, tmp_path, record_property):
     """1000 NVE steps of 0.5 fs (0.5 ps) of water from 330 K: the total energy is conserved,
     and what it wanders is integration error (2x smaller steps: several times less).
