@@ -7,6 +7,7 @@ import pytest
 import torch
 from support.cli import copy_run, run_deepft
 from support.systems import shifted_copy
+from support.tolerances import TIGHT
 
 SHIFT = {"O": 2.0, "H": -0.5, "C": 0.75}  # eV per atom of each element
 TYPE_MAP = ["O", "H", "C"]
@@ -66,7 +67,7 @@ def test_set_mode_is_least_squares_and_keeps_everything_else(run_dir, water_dir,
     old, new = load_checkpoint(run_dir / "model.ckpt.pt"), load_checkpoint(tmp_path / "set.pt")
     fit[2] = old["model"]["branches.water.fitting.bias_atom_e"][2]  # no C atom: kept
     np.testing.assert_allclose(new["model"]["branches.water.fitting.bias_atom_e"].numpy(), fit,
-                               rtol=1e-12)
+                               rtol=TIGHT)
     assert new["step"] == old["step"] and new["optimizer"].keys() == old["optimizer"].keys()
     for key, value in old["model"].items():
         if key != "branches.water.fitting.bias_atom_e":
@@ -88,7 +89,7 @@ def test_user_values_and_default_output_name(run_dir):
     e_old = old.eval(pos, None, [0, 1, 1])[0]
     e_new = new.eval(pos, None, [0, 1, 1])[0]
     delta = bias_of(out, "water") - bias_of(run_dir / "multi.dft", "water")
-    np.testing.assert_allclose(e_new - e_old, delta[0] + 2 * delta[1], rtol=1e-12)
+    np.testing.assert_allclose(e_new - e_old, delta[0] + 2 * delta[1], rtol=TIGHT)
 
 
 @pytest.mark.parametrize("case", ["no_branch", "bad_branch", "bad_count"])

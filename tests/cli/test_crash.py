@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 from support.cli import deepft_env, run_deepft, small_water_input
+from support.tolerances import STRICT
 
 from deepft.train.checkpoint import list_checkpoints, load_checkpoint
 
@@ -121,7 +122,7 @@ def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
     final_ref = load_checkpoint(ref / f"model.ckpt-{STEPS}.pt")
     final = load_checkpoint(work / f"model.ckpt-{STEPS}.pt")
     for key, value in final_ref["model"].items():
-        torch.testing.assert_close(final["model"][key], value, rtol=0, atol=1e-10,
+        torch.testing.assert_close(final["model"][key], value, rtol=0, atol=STRICT,
                                    msg=f"{key} differs after {kills} kills and restarts")
     # restarts cut lcurve.out back to their step: the same curve as the uninterrupted run
     assert (work / "lcurve.out").read_text() == (ref / "lcurve.out").read_text()

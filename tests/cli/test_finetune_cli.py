@@ -10,6 +10,7 @@ import pytest
 import torch
 from support.cli import copy_run, run_deepft, write_json
 from support.examples import shrunk
+from support.tolerances import STRICT
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     a, b = load_checkpoint(one / "model.ckpt-6.pt"), load_checkpoint(two / "model.ckpt-6.pt")
     assert any(k.endswith("lora_a") for k in a["model"])
     for key, value in a["model"].items():
-        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10, msg=key)
+        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=STRICT, msg=key)
     tested = run_deepft("test", "-m", "model.ckpt-6.pt", "-s",
                         str(data_root / "organic_nopbc" / "C4H3O1"), "-n", "2", cwd=two)
     assert "Force" in tested.stdout and "RMSE" in tested.stdout

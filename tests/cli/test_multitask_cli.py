@@ -10,6 +10,7 @@ import pytest
 import torch
 from support.cli import read_lcurve, run_deepft
 from support.examples import shrunk
+from support.tolerances import TIGHT
 from support.training import build_trainer
 
 
@@ -77,7 +78,7 @@ def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_train
     trainer.branch_prob = np.array([1.0, 0.0])  # a step on water only
     branch, _, _ = trainer.train_step()
     assert branch == "water"
-    assert not torch.allclose(organic_view(), desc0, rtol=0, atol=1e-12), \
+    assert not torch.allclose(organic_view(), desc0, rtol=0, atol=TIGHT), \
         "a water step must change the descriptor the organic branch sees"
     for key, value in organic.fitting.state_dict().items():
         assert torch.equal(value, fit0[key]), f"organic fitting {key} moved on a water step"

@@ -9,6 +9,7 @@ import pytest
 import torch
 from support.cli import copy_run, read_lcurve, run_deepft, small_water_input
 from support.paths import CONFIG_INPUTS
+from support.tolerances import STRICT
 from support.training import build_trainer
 
 from deepft.train.checkpoint import load_checkpoint
@@ -43,7 +44,7 @@ def test_restart_continues_bit_for_bit(tmp_path, water_20_steps_run):
     b = load_checkpoint(two / "model.ckpt-20.pt")
     assert a["step"] == b["step"] == 20
     for key, value in a["model"].items():
-        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10,
+        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=STRICT,
                                    msg=f"parameter {key} differs after restart")
     # the restarted lcurve continues the original one
     _, curve_a = read_lcurve(one / "lcurve.out")

@@ -32,8 +32,7 @@ def load_frames(system: Path, frames: int | Sequence[int], type_map: Sequence[st
     coord = np.load(system / "set.000" / "coord.npy")[idx].reshape(len(idx), -1, 3)
     box = None
     if not (system / "nopbc").exists():
-        box = np.load(system / "set.000" / "box.npy")[idx].reshape(len(idx), 9)
-    box = None if box is None else box.astype(np.float64)
+        box = np.load(system / "set.000" / "box.npy")[idx].reshape(len(idx), 9).astype(np.float64)
     return coord.astype(np.float64), box, atom_types(system, type_map)
 
 

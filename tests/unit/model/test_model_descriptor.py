@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from support.models import set_random_stats, small_model_cfg
-from support.tolerances import TIGHT
+from support.tolerances import STRICT, TIGHT
 
 from deepft.model import build_model
 from deepft.model.descriptor.stats import env_mat_stats
@@ -112,14 +112,14 @@ def test_input_stats_match_direct_estimator(water):
     for t in range(2):
         rows = em[:, atype.numpy() == t]
         s, a = rows[..., 0].ravel(), rows[..., 1:].ravel()
-        np.testing.assert_allclose(stats["davg"][t], [s.mean(), 0, 0, 0], rtol=1e-12)
+        np.testing.assert_allclose(stats["davg"][t], [s.mean(), 0, 0, 0], rtol=TIGHT)
         np.testing.assert_allclose(stats["dstd"][t], [s.std(), a.std(), a.std(), a.std()],
-                                   rtol=1e-10)
+                                   rtol=STRICT)
     # split into two samples: same numbers (pooled sums)
     halves = [{"coord": coord.numpy()[k:k + 1], "box": box.numpy()[k:k + 1],
                "atype": atype.numpy()} for k in range(2)]
     again = desc.compute_input_stats(halves)
-    np.testing.assert_allclose(again["dstd"], stats["dstd"], rtol=1e-12)
+    np.testing.assert_allclose(again["dstd"], stats["dstd"], rtol=TIGHT)
 
 
 def test_input_stats_defaults_floor_and_davg_zero():
