@@ -94,7 +94,7 @@ def assert_checkpoints_load(folder: Path, what: str) -> list[int]:
     return steps
 
 
-def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
+def test_sigkill_at_random_steps_then_restart_auto(tmp_path, water_dir):
     ref, work = tmp_path / "ref", tmp_path / "work"
     for folder in (ref, work):
         folder.mkdir()
