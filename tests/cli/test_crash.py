@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 from support.cli import deepft_env, run_deepft, small_water_input
+from support.systems import first_frames_copy
 from support.tolerances import STRICT
 
 from deepft.train.checkpoint import list_checkpoints, load_checkpoint
@@ -153,14 +154,10 @@ def test_restart_auto_skips_a_torn_checkpoint(tmp_path, water_dir):
 def one_bad_frame_system(src: Path, dst: Path, bad_frame: int, nframes: int = 4) -> Path:
     """The first ``nframes`` frames of ``src`` with energy 1e200 eV on ``bad_frame``: finite
     (the data layer accepts it) but its squared error overflows to inf in float64."""
-    (dst / "set.000").mkdir(parents=True)
-    for name in ("type.raw", "type_map.raw"):
-        (dst / name).write_bytes((src / name).read_bytes())
-    for name in ("coord", "box", "energy", "force"):
-        arr = np.load(src / "set.000" / f"{name}.npy")[:nframes].astype(np.float64)
-        if name == "energy":
-            arr[bad_frame] = 1e200
-        np.save(dst / "set.000" / f"{name}.npy", arr)
+    first_frames_copy(src, dst, nframes)
+    energy = np.load(dst / "set.000" / "energy.npy")
+    energy[bad_frame] = 1e200
+    np.save(dst / "set.000" / "energy.npy", energy)
     return dst
 
 

@@ -30,3 +30,15 @@ def shifted_copy(src: Path, dst: Path, shift: Mapping[str, float]) -> Path:
     for energy in dst.glob("set.*/energy.npy"):
         np.save(energy, np.load(energy) + delta)
     return dst
+
+
+def first_frames_copy(src: Path, dst: Path, nframes: int = 4) -> Path:
+    """The first ``nframes`` frames of the system ``src`` (coord, box, energy, force as
+    float64, in set.000) as a new deepmd/npy system at ``dst``."""
+    (dst / "set.000").mkdir(parents=True)
+    for name in ("type.raw", "type_map.raw"):
+        shutil.copy(src / name, dst / name)
+    for name in ("coord", "box", "energy", "force"):
+        arr = np.load(src / "set.000" / f"{name}.npy")[:nframes].astype(np.float64)
+        np.save(dst / "set.000" / f"{name}.npy", arr)
+    return dst
