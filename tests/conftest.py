@@ -1,13 +1,21 @@
-"""Shared fixtures: paths to the real DFT data shipped in examples/data (never edited in place)."""
+"""Shared fixtures: paths to the real DFT data shipped in examples/data (never edited in place).
+
+This file also puts ``tests/`` on ``sys.path`` so that every test imports the shared helpers
+as ``support.<module>`` (see tests/support/__init__.py), whatever the working directory.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = REPO / "examples" / "data"
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from support.paths import DATA_ROOT  # noqa: E402
 
 
 @pytest.fixture(scope="session")

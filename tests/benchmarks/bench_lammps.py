@@ -93,8 +93,8 @@ def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms
 
 
 def default_model(workdir: Path) -> Path:
-    sys.path.append(str(REPO / "tests" / "lmp"))
-    from lmp_models import write_random_model
+    sys.path.append(str(REPO / "tests"))
+    from support.model_files import write_random_model
 
     return write_random_model(workdir / "water_se_e2_a.dft", neuron=(25, 50, 100),
                               axis_neuron=16, fitting=(240, 240, 240), sel=(46, 92),

@@ -19,7 +19,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from cli_helpers import run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
+from support.systems import first_frames_copy
 
 from deepft.cli.main import main as deepft_main
 
@@ -27,17 +28,6 @@ SENTINELS = ("out.json", "lcurve.out", "model.ckpt.pt", "model.dft")
 
 
 # ---- assets shared by the cases: a small system, trained checkpoints, a frozen model ---------
-def small_system(src: Path, dst: Path, nframes: int = 4) -> Path:
-    """The first ``nframes`` frames of a water system (float64), as a new deepmd/npy folder."""
-    (dst / "set.000").mkdir(parents=True)
-    for name in ("type.raw", "type_map.raw"):
-        shutil.copy(src / name, dst / name)
-    for name in ("coord", "box", "energy", "force"):
-        arr = np.load(src / "set.000" / f"{name}.npy")[:nframes].astype(np.float64)
-        np.save(dst / "set.000" / f"{name}.npy", arr)
-    return dst
-
-
 def tiny_input(system: Path, valid: Path | None = None, numb_steps: int = 1) -> dict:
     cfg = small_water_input(system.parent, numb_steps=numb_steps, disp_freq=1, save_freq=1)
     cfg["training"]["training_data"]["systems"] = [str(system)]
@@ -76,7 +66,7 @@ def multitask_tiny(water: Path, organic: Path) -> dict:
 def assets(tmp_path_factory, water_dir, organic_dir) -> dict[str, Path]:
     """A 4-frame water system, single- and multitask checkpoints (1 step) and their model.dft."""
     root = tmp_path_factory.mktemp("assets")
-    system = small_system(water_dir / "data_0", root / "sys")
+    system = first_frames_copy(water_dir / "data_0", root / "sys")
     out = {"system": system, "organic": organic_dir / "C4H3O1"}
     cwd = os.getcwd()
     try:
@@ -406,6 +396,7 @@ def test_there_are_enough_cases():
     assert len(CASES) >= 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(results, name):
     r = results[name]
@@ -424,6 +415,7 @@ def test_bad_input(results, name):
     assert not changed, f"{what}: files changed or created: {changed}"
 
 
+@pytest.mark.slow
 def test_debug_level_shows_the_traceback(tmp_path, assets):
     write_cfg(tmp_path, tiny_input(assets["system"]))
     proc = run_deepft("train", "input.json", "--restart", "gone.pt", "-v", "debug",

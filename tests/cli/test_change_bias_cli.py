@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft
-from ft_examples import shrunk, write
+from support.cli import copy_run, run_deepft
+from support.systems import shifted_copy
+from support.tolerances import TIGHT
 
 SHIFT = {"O": 2.0, "H": -0.5, "C": 0.75}  # eV per atom of each element
 TYPE_MAP = ["O", "H", "C"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, data_root):
-    """A 2-step multitask run (water + organic), its model.dft and shifted organic copies."""
-    work = tmp_path_factory.mktemp("change_bias")
-    write(shrunk("multitask/input.json", data_root, numb_steps=2, disp_freq=2),
-          work / "input.json")
-    run_deepft("train", "input.json", cwd=work)
-    run_deepft("freeze", "-o", "multi.dft", cwd=work)
+def run_dir(tmp_path_factory, multitask_example_run, data_root):
+    """A copy of the multitask example run (water + organic, model.ckpt.pt and multi.dft) with
+    shifted copies of the organic systems in shifted/."""
+    work = copy_run(multitask_example_run, tmp_path_factory.mktemp("change_bias") / "run")
     for src in sorted((data_root / "organic_nopbc").iterdir()):
-        dst = work / "shifted" / src.name
-        shutil.copytree(src, dst)
-        names = (src / "type_map.raw").read_text().split()
-        delta = sum(SHIFT[names[t]] for t in np.loadtxt(src / "type.raw", dtype=int))
-        for energy in dst.glob("set.*/energy.npy"):
-            np.save(energy, np.load(energy) + delta)
+        shifted_copy(src, work / "shifted" / src.name, SHIFT)
     return work
 
 
@@ -76,7 +67,7 @@ def test_set_mode_is_least_squares_and_keeps_everything_else(run_dir, water_dir,
     old, new = load_checkpoint(run_dir / "model.ckpt.pt"), load_checkpoint(tmp_path / "set.pt")
     fit[2] = old["model"]["branches.water.fitting.bias_atom_e"][2]  # no C atom: kept
     np.testing.assert_allclose(new["model"]["branches.water.fitting.bias_atom_e"].numpy(), fit,
-                               rtol=1e-12)
+                               rtol=TIGHT)
     assert new["step"] == old["step"] and new["optimizer"].keys() == old["optimizer"].keys()
     for key, value in old["model"].items():
         if key != "branches.water.fitting.bias_atom_e":
@@ -98,7 +89,7 @@ def test_user_values_and_default_output_name(run_dir):
     e_old = old.eval(pos, None, [0, 1, 1])[0]
     e_new = new.eval(pos, None, [0, 1, 1])[0]
     delta = bias_of(out, "water") - bias_of(run_dir / "multi.dft", "water")
-    np.testing.assert_allclose(e_new - e_old, delta[0] + 2 * delta[1], rtol=1e-12)
+    np.testing.assert_allclose(e_new - e_old, delta[0] + 2 * delta[1], rtol=TIGHT)
 
 
 @pytest.mark.parametrize("case", ["no_branch", "bad_branch", "bad_count"])

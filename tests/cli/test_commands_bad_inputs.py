@@ -4,15 +4,10 @@ file, no traceback."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from support.model_files import write_model
 
 from deepft.cli.main import main as deepft_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "infer"))
-from infer_models import write_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,28 +1,40 @@
-"""Crash safety: SIGKILL at random moments, ``--restart auto``, torn checkpoints, NaN losses.
+"""Crash safety: SIGKILL at random steps, ``--restart auto``, torn checkpoints, NaN losses.
 
 Every run is float64 on one thread (OMP_NUM_THREADS=1), which makes CPU training deterministic,
 so a run killed and restarted any number of times must end with the weights, and the very
-lcurve.out, of an uninterrupted run.
+lcurve.out, of an uninterrupted run. A run is killed on an event (its stdout reports the chosen
+step), never after a timer, so the test behaves the same on a fast and on a loaded machine.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import queue
 import random
+import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
-from cli_helpers import REPO, run_deepft, small_water_input
+from support.cli import deepft_env, run_deepft, small_water_input
+from support.systems import first_frames_copy
+from support.tolerances import STRICT
 
 from deepft.checkpoint import list_checkpoints, load_checkpoint
 
+pytestmark = pytest.mark.slow  # every test trains (kill/restart, torn checkpoints, NaN losses)
+
 STEPS = 40
+KILLS = 4  # killed runs before the last, uninterrupted --restart auto
+#: a progress line of ``deepft train``: "step N/M ..." (every disp_freq) or "saved checkpoint
+#: model.ckpt-N.pt" (every save_freq)
+PROGRESS = re.compile(r"\bstep (\d+)/\d+|saved checkpoint model\.ckpt-(\d+)\.pt")
+EVENT_TIMEOUT = 300.0  # s without the awaited progress line before the test fails
 
 
 def crash_input(water_dir: Path) -> dict:
@@ -31,24 +43,43 @@ def crash_input(water_dir: Path) -> dict:
 
 
 def start_training(cwd: Path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS="1", DEEPFT_DEVICE="cpu",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen([sys.executable, "-m", "deepft", "train", "input.json", *args],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            cwd=cwd, env=deepft_env(DEEPFT_DEVICE="cpu"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
-def kill_during_training(proc: subprocess.Popen, delay: float) -> bool:
-    """SIGKILL ``delay`` s after the loop starts; False if the run had finished by then."""
-    for line in proc.stdout:
-        if "training" in line and "steps from step" in line:
-            break
-    time.sleep(delay)
-    finished = proc.poll() is not None
-    if not finished:
-        proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=300)
-    return not finished
+def _pump(stream, lines: queue.Queue) -> None:
+    """Put every line of ``stream`` into ``lines``, then None at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def kill_at_step(proc: subprocess.Popen, target: int, timeout: float = EVENT_TIMEOUT) -> bool:
+    """SIGKILL ``proc`` as soon as its output reports progress at step >= ``target``; False
+    if the run ended first. Fails when no output line comes for ``timeout`` s."""
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"no output for {timeout} s while waiting for step {target}:\n"
+                                 + "".join(seen[-20:])) from None
+        if line is None:  # end of output: the run ended before reaching the target
+            proc.wait(timeout=timeout)
+            return False
+        seen.append(line)
+        match = PROGRESS.search(line)
+        if match and int(match.group(1) or match.group(2)) >= target:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=timeout)
+            reader.join(timeout=timeout)
+            return proc.returncode == -signal.SIGKILL
 
 
 def assert_checkpoints_load(folder: Path, what: str) -> list[int]:
@@ -64,7 +95,7 @@ def assert_checkpoints_load(folder: Path, what: str) -> list[int]:
     return steps
 
 
-def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
+def test_sigkill_at_random_steps_then_restart_auto(tmp_path, water_dir):
     ref, work = tmp_path / "ref", tmp_path / "work"
     for folder in (ref, work):
         folder.mkdir()
@@ -73,11 +104,13 @@ def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
 
     rng = random.Random(20240607)
     kills = 0
-    for attempt in range(4):
+    window = (STEPS - 1) // KILLS  # attempt k kills at a step of the k-th window, all < STEPS
+    for attempt in range(KILLS):
+        target = rng.randint(attempt * window + 1, (attempt + 1) * window)
         proc = start_training(work, "--restart", "auto")
-        killed = kill_during_training(proc, rng.uniform(0.05, 1.2))
+        killed = kill_at_step(proc, target)
         kills += killed
-        steps = assert_checkpoints_load(work, f"after kill {attempt}")
+        steps = assert_checkpoints_load(work, f"after kill {attempt} at step {target}")
         if not killed:
             break
         assert steps == sorted(steps) and len(steps) <= 3
@@ -90,7 +123,7 @@ def test_sigkill_at_random_moments_then_restart_auto(tmp_path, water_dir):
     final_ref = load_checkpoint(ref / f"model.ckpt-{STEPS}.pt")
     final = load_checkpoint(work / f"model.ckpt-{STEPS}.pt")
     for key, value in final_ref["model"].items():
-        torch.testing.assert_close(final["model"][key], value, rtol=0, atol=1e-10,
+        torch.testing.assert_close(final["model"][key], value, rtol=0, atol=STRICT,
                                    msg=f"{key} differs after {kills} kills and restarts")
     # restarts cut lcurve.out back to their step: the same curve as the uninterrupted run
     assert (work / "lcurve.out").read_text() == (ref / "lcurve.out").read_text()
@@ -121,14 +154,10 @@ def test_restart_auto_skips_a_torn_checkpoint(tmp_path, water_dir):
 def one_bad_frame_system(src: Path, dst: Path, bad_frame: int, nframes: int = 4) -> Path:
     """The first ``nframes`` frames of ``src`` with energy 1e200 eV on ``bad_frame``: finite
     (the data layer accepts it) but its squared error overflows to inf in float64."""
-    (dst / "set.000").mkdir(parents=True)
-    for name in ("type.raw", "type_map.raw"):
-        (dst / name).write_bytes((src / name).read_bytes())
-    for name in ("coord", "box", "energy", "force"):
-        arr = np.load(src / "set.000" / f"{name}.npy")[:nframes].astype(np.float64)
-        if name == "energy":
-            arr[bad_frame] = 1e200
-        np.save(dst / "set.000" / f"{name}.npy", arr)
+    first_frames_copy(src, dst, nframes)
+    energy = np.load(dst / "set.000" / "energy.npy")
+    energy[bad_frame] = 1e200
+    np.save(dst / "set.000" / "energy.npy", energy)
     return dst
 
 

@@ -8,26 +8,24 @@ the global batch), so the weights agree to rounding in float64.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from cli_helpers import REPO, run_deepft, small_water_input
+from support.cli import copy_run, deepft_env, run_deepft, small_water_input
+from support.paths import REPO
+from support.tolerances import STRICT
 
 from deepft.checkpoint import load_checkpoint
 from deepft.train.distributed import DistInfo
-
-STRICT = 1e-10  # float64, 20 steps
 
 
 def run_torchrun(*args: str, cwd, nproc: int = 2, check: bool = True
                  ) -> subprocess.CompletedProcess:
     """``python -m torch.distributed.run --standalone --nproc_per_node=N -m deepft ARGS``."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", DEEPFT_DEVICE="cpu",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = deepft_env(DEEPFT_DEVICE="cpu")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc_per_node={nproc}", "-m", "deepft", *args]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -67,6 +65,7 @@ def water_runs(tmp_path_factory, water_dir):
     return one, two, proc
 
 
+@pytest.mark.slow
 def test_two_ranks_batch_b_equal_one_process_batch_2b(water_runs):
     one, two, proc = water_runs
     a = load_checkpoint(one / "model.ckpt-20.pt")
@@ -88,13 +87,12 @@ def test_two_ranks_batch_b_equal_one_process_batch_2b(water_runs):
         "out.json"]
 
 
+@pytest.mark.slow
 def test_distributed_run_resumes_exactly(water_runs, tmp_path):
     """Kill the tail of the 2-rank run, resume from its step-10 checkpoint with 2 ranks."""
     _, two, _ = water_runs
-    work = tmp_path / "resume"
-    work.mkdir()
-    for name in ("input.json", "model.ckpt-10.pt", "lcurve.out"):
-        (work / name).write_bytes((two / name).read_bytes())
+    work = copy_run(two, tmp_path / "resume", names=["input.json", "model.ckpt-10.pt",
+                                                     "lcurve.out"])
     ref = load_checkpoint(two / "model.ckpt-10.pt")
     assert ref["ranks"][0]["train"] == ref["ranks"][1]["train"]  # one global frame sequence
     proc = run_torchrun("train", "input.json", "--restart", "model.ckpt-10.pt", cwd=work)
@@ -108,6 +106,7 @@ def test_distributed_run_resumes_exactly(water_runs, tmp_path):
                                rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_error_on_rank0_is_printed_once(tmp_path, water_dir):
     """A missing restart checkpoint is found by rank 0 (which alone reads it); every rank stops
     with its exit code, the message appears once, with no deepft traceback."""
@@ -156,6 +155,7 @@ def multitask_input(water_dir, organic_dir, scale: int) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_multitask_two_ranks_follow_the_same_branches(tmp_path, water_dir, organic_dir):
     """Shared seed: both ranks train the same branch each step; unused branch params are fine."""
     one, two = tmp_path / "one", tmp_path / "two"

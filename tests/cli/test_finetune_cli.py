@@ -8,26 +8,25 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft
-from ft_examples import shrunk, write
+from support.cli import copy_run, run_deepft, write_json
+from support.examples import shrunk
+from support.tolerances import STRICT
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory, data_root):
-    """The multitask example (water + organic), shrunk, 10 steps."""
-    work = tmp_path_factory.mktemp("pretrained")
-    write(shrunk("multitask/input.json", data_root, numb_steps=10), work / "input.json")
-    run_deepft("train", "input.json", cwd=work)
-    return work / "model.ckpt.pt"
+def pretrained(multitask_example_run):
+    """The multitask example (water + organic), shrunk, 20 steps (shared by the CLI tests)."""
+    return multitask_example_run / "model.ckpt.pt"
 
 
 def finetune_input(tmp_path, data_root, numb_steps=6, **finetune):
     cfg = shrunk("finetune/input.json", data_root, numb_steps=numb_steps, disp_freq=3)
     if finetune:
         cfg["training"]["finetune"] = finetune
-    return write(cfg, tmp_path / "input.json")
+    return write_json(cfg, tmp_path / "input.json")
 
 
+@pytest.mark.slow
 def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, data_root, pretrained):
     from deepft.infer import DeepPot
 
@@ -48,18 +47,19 @@ def test_example_finetune_logs_the_bias_change_and_freezes(tmp_path, data_root, 
     assert DeepPot(tmp_path / "organic.dft").type_map == ["O", "H", "C"]
 
 
+@pytest.mark.slow
 def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
-    """6 LoRA steps in one go == 3 steps + --restart (adapters, frozen base and optimizer)."""
-    one, two = tmp_path / "one", tmp_path / "two"
-    for work in (one, two):
-        work.mkdir()
-        cfg = finetune_input(work, data_root, method="lora", rank=2, alpha=2.0)
-        data = json.loads(cfg.read_text())
-        data["training"]["save_freq"] = 3
-        cfg.write_text(json.dumps(data))
-        run_deepft("train", "input.json", "--finetune", str(pretrained), "--model-branch",
-                   "organic", cwd=work)
-    (two / "model.ckpt-6.pt").unlink()
+    """6 LoRA steps in one go == 3 steps + --restart (adapters, frozen base and optimizer):
+    a copy of the run, cut back to its step-3 checkpoint, redoes steps 4..6."""
+    one = tmp_path / "one"
+    one.mkdir()
+    cfg = finetune_input(one, data_root, method="lora", rank=2, alpha=2.0)
+    data = json.loads(cfg.read_text())
+    data["training"]["save_freq"] = 3
+    cfg.write_text(json.dumps(data))
+    run_deepft("train", "input.json", "--finetune", str(pretrained), "--model-branch",
+               "organic", cwd=one)
+    two = copy_run(one, tmp_path / "two", names=["input.json", "model.ckpt-3.pt", "lcurve.out"])
     proc = run_deepft("train", "input.json", "--restart", "model.ckpt-3.pt", cwd=two)
     assert "restarted from step 3" in proc.stdout
     from deepft.checkpoint import load_checkpoint
@@ -67,15 +67,16 @@ def test_lora_finetune_restarts_bit_for_bit(tmp_path, data_root, pretrained):
     a, b = load_checkpoint(one / "model.ckpt-6.pt"), load_checkpoint(two / "model.ckpt-6.pt")
     assert any(k.endswith("lora_a") for k in a["model"])
     for key, value in a["model"].items():
-        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10, msg=key)
+        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=STRICT, msg=key)
     tested = run_deepft("test", "-m", "model.ckpt-6.pt", "-s",
                         str(data_root / "organic_nopbc" / "C4H3O1"), "-n", "2", cwd=two)
     assert "Force" in tested.stdout and "RMSE" in tested.stdout
 
 
+@pytest.mark.slow
 def test_multitask_example_finetune_with_replay(tmp_path, data_root, pretrained):
     cfg = shrunk("finetune/input_multitask.json", data_root, numb_steps=6, disp_freq=3)
-    write(cfg, tmp_path / "input.json")
+    write_json(cfg, tmp_path / "input.json")
     proc = run_deepft("train", "input.json", "--finetune", str(pretrained), cwd=tmp_path)
     assert "branch organic_ft inherits pretrained branch organic" in proc.stdout
     assert "branch water resumes pretrained branch water" in proc.stdout

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
 
 from deepft.commands.train import frozen_start
 from deepft.config import normalize

@@ -8,41 +8,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft
-from ft_examples import shrunk
+from support.cli import read_lcurve, run_deepft
+from support.examples import shrunk
+from support.tolerances import TIGHT
+from support.training import build_trainer
 
 
 def shrunk_example(data_root: Path, numb_steps: int = 20) -> dict:
     return shrunk("multitask/input.json", data_root, numb_steps)
 
 
-def read_lcurve(path: Path):
-    names = path.read_text().splitlines()[0].lstrip("#").split()
-    return names, np.loadtxt(path, ndmin=2)
-
-
-def test_example_trains_both_branches_end_to_end(tmp_path, data_root):
+def test_example_trains_both_branches_end_to_end(tmp_path, multitask_example_run):
+    """The shared run of the example (20 steps, the session fixture), then freeze and show."""
     from deepft.checkpoint import load_checkpoint
 
-    (tmp_path / "input.json").write_text(json.dumps(shrunk_example(data_root)))
-    run_deepft("train", "input.json", cwd=tmp_path)
-    names, curve = read_lcurve(tmp_path / "lcurve.out")
+    run = multitask_example_run
+    names, curve = read_lcurve(run / "lcurve.out")
     for branch in ("water", "organic"):
         for metric in ("rmse_e", "rmse_f"):
             assert f"{metric}_val_{branch}" in names and f"{metric}_trn_{branch}" in names
     assert curve[:, 0].tolist() == [1, 10, 20]
     assert np.isfinite(curve).all(), "every branch column is filled at every display step"
-    ckpt = load_checkpoint(tmp_path / "model.ckpt.pt")
+    ckpt = load_checkpoint(run / "model.ckpt.pt")
     assert ckpt["branches"] == ["water", "organic"]
     for branch in ("water", "organic"):
         assert f"branches.{branch}.fitting.nets.2.layers.0.matrix" in ckpt["model"]
-    out = json.loads((tmp_path / "out.json").read_text())
+    out = json.loads((run / "out.json").read_text())
     assert out["model"]["shared_links"] == {
         "shared_descriptor": ["water/descriptor", "organic/descriptor"]}
     # the checkpoint holds one set of descriptor weights seen by both branches
     torch.testing.assert_close(ckpt["model"]["branches.water.descriptor.davg"],
                                ckpt["model"]["branches.organic.descriptor.davg"], rtol=0, atol=0)
-    run_deepft("freeze", "-c", "model.ckpt.pt", "-o", "multi.dft", cwd=tmp_path)
+    run_deepft("freeze", "-c", str(run / "model.ckpt.pt"), "-o", "multi.dft", cwd=tmp_path)
     shown = run_deepft("show", "multi.dft", "model-branch", "type-map", cwd=tmp_path).stdout
     assert "Available model branches are ['water', 'organic']\n" in shown  # no RANDOM: frozen
     assert "The type_map of branch organic is ['O', 'H', 'C']" in shown
@@ -50,23 +47,12 @@ def test_example_trains_both_branches_end_to_end(tmp_path, data_root):
 
 @pytest.fixture
 def multitask_trainer(tmp_path, data_root):
-    from deepft.config import normalize
-    from deepft.model import build_from_config
-    from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
-    from deepft.train.statistics import compute_statistics
-    from deepft.train.trainer import Trainer
-
     raw = shrunk_example(data_root)
     raw["training"]["model_prob"] = {"water": 1.0, "organic": 3.0}
     for d in raw["model"]["shared_dict"].values():
         if isinstance(d, dict):
             d.update(rcut=3.5, sel="auto")
-    cfg = normalize(raw)
-    tasks = build_tasks(cfg)
-    resolve_all_sel(cfg, tasks, skip_stat=False)
-    model = build_from_config(cfg)
-    compute_statistics(model, cfg, tasks)
-    return Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
+    return build_trainer(raw)
 
 
 def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_trainer, data_root):
@@ -92,7 +78,7 @@ def test_shared_descriptor_is_one_module_trained_by_every_branch(multitask_train
     trainer.branch_prob = np.array([1.0, 0.0])  # a step on water only
     branch, _, _ = trainer.train_step()
     assert branch == "water"
-    assert not torch.allclose(organic_view(), desc0, rtol=0, atol=1e-12), \
+    assert not torch.allclose(organic_view(), desc0, rtol=0, atol=TIGHT), \
         "a water step must change the descriptor the organic branch sees"
     for key, value in organic.fitting.state_dict().items():
         assert torch.equal(value, fit0[key]), f"organic fitting {key} moved on a water step"

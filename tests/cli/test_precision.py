@@ -1,7 +1,7 @@
 """float32 training end to end: float32 weights, inputs and kernels; accuracy close to float64.
 
 The accuracy cost on the full water example (1000 steps) is measured by hand, not in CI; these
-tests use the small nets of cli_helpers.small_water_input.
+tests use the small nets of support.cli.small_water_input.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
+from support.tolerances import COARSE
+from support.training import build_trainer
 
 from deepft.checkpoint import load_checkpoint
 
@@ -31,11 +33,11 @@ def training_precision_input(water_dir, precision: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, water_dir) -> dict:
-    """Runs keyed float64, float32 (model precision) and tf32 (training/precision, on a CPU)."""
-    out = {}
-    inputs = {"float64": precision_input(water_dir, "float64"),
-              "float32": precision_input(water_dir, "float32"),
+def runs(tmp_path_factory, water_dir, water_20_steps_run) -> dict:
+    """Runs keyed float64, float32 (model precision) and tf32 (training/precision, on a CPU).
+    float64 is the shared 20-step water run (the same input: float64 is the default)."""
+    out = {"float64": water_20_steps_run}
+    inputs = {"float32": precision_input(water_dir, "float32"),
               "tf32": training_precision_input(water_dir, "tf32")}
     for name, cfg in inputs.items():
         folder = tmp_path_factory.mktemp(name)
@@ -46,6 +48,7 @@ def runs(tmp_path_factory, water_dir) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_training_precision_overrides_the_model_section(runs):
     """training/precision tf32 on a CPU: a float64 model section trains exactly as float32,
     out.json records the effective precision, and a warning says no TensorFloat-32 ran."""
@@ -61,6 +64,7 @@ def test_training_precision_overrides_the_model_section(runs):
         assert torch.equal(tf32[key], value), key
 
 
+@pytest.mark.slow
 def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
     """A float64 checkpoint continued with training/precision float32: an error naming both,
     no output written."""
@@ -78,6 +82,7 @@ def test_training_precision_conflicting_with_restart_checkpoint(runs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.json"]
 
 
+@pytest.mark.slow
 def test_float32_checkpoint_holds_float32_tensors(runs):
     state = load_checkpoint(runs["float32"] / "model.ckpt-20.pt")["model"]
     dtypes = {k: v.dtype for k, v in state.items() if v.is_floating_point()}
@@ -88,6 +93,7 @@ def test_float32_checkpoint_holds_float32_tensors(runs):
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
+@pytest.mark.slow
 def test_float32_learns_like_float64(runs):
     """Same seeds and frames: 20 steps in float32 follow the float64 curve to ~1e-2."""
     curves = {p: np.loadtxt(runs[p] / "lcurve.out", ndmin=2) for p in ("float64", "float32")}
@@ -97,26 +103,16 @@ def test_float32_learns_like_float64(runs):
     w64 = load_checkpoint(runs["float64"] / "model.ckpt-20.pt")["model"]
     w32 = load_checkpoint(runs["float32"] / "model.ckpt-20.pt")["model"]
     for key, value in w64.items():
-        torch.testing.assert_close(w32[key].double(), value, rtol=1e-3, atol=1e-3,
+        torch.testing.assert_close(w32[key].double(), value, rtol=COARSE, atol=COARSE,
                                    msg=lambda m, key=key: f"{key}: {m}")
 
 
 def test_float32_training_runs_float32_kernels(water_dir):
     """Coordinates reach the model as float32, the environment matrix comes out of the float32
     kernel (float32), and the embedding/fitting nets see float32."""
-    from deepft.config import normalize
-    from deepft.model import build_from_config
-    from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
-    from deepft.train.statistics import compute_statistics
-    from deepft.train.trainer import Trainer
-
-    cfg = normalize(precision_input(water_dir, "float32"))
-    tasks = build_tasks(cfg)
-    resolve_all_sel(cfg, tasks, skip_stat=True)
-    model = build_from_config(cfg)
-    compute_statistics(model, cfg, tasks)
-    trainer = Trainer(cfg, model, tasks, model_probabilities(cfg, tasks),
-                      device=torch.device("cpu"))
+    trainer = build_trainer(precision_input(water_dir, "float32"), skip_stat=True,
+                            device=torch.device("cpu"))
+    model = trainer.model
     seen = {}
 
     def record(name):

@@ -5,20 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_helpers import run_deepft
-from ft_examples import SMALL_DESCRIPTOR, SMALL_FITTING, shrunk, write
+from support.cli import run_deepft, write_json
+from support.examples import SMALL_DESCRIPTOR, SMALL_FITTING, shrunk
 
 ALL = ["model-branch", "type-map", "descriptor", "fitting-net", "size", "observed-type"]
-
-
-@pytest.fixture(scope="module")
-def multitask_run(tmp_path_factory, data_root):
-    work = tmp_path_factory.mktemp("show_mt")
-    write(shrunk("multitask/input.json", data_root, numb_steps=2, disp_freq=2),
-          work / "input.json")
-    run_deepft("train", "input.json", cwd=work)
-    run_deepft("freeze", "-o", "multi.dft", cwd=work)
-    return work
 
 
 def expected_sizes(ntypes=3, embed=(1, *SMALL_DESCRIPTOR["neuron"]), fit=SMALL_FITTING):
@@ -38,8 +28,8 @@ def lines(stdout: str) -> list[str]:
 
 
 @pytest.mark.parametrize("model", ["model.ckpt.pt", "multi.dft"])
-def test_show_multitask_model(multitask_run, model):
-    out = lines(run_deepft("show", model, *ALL, cwd=multitask_run).stdout)
+def test_show_multitask_model(multitask_example_run, model):
+    out = lines(run_deepft("show", model, *ALL, cwd=multitask_example_run).stdout)
     desc, fit = expected_sizes()
     expected = [
         "This is a multitask model",
@@ -71,10 +61,11 @@ def test_show_multitask_model(multitask_run, model):
     assert "'neuron': [8, 8]" in fit_lines[0]
 
 
-def test_show_single_task_and_its_errors(multitask_run, data_root, tmp_path):
+@pytest.mark.slow
+def test_show_single_task_and_its_errors(multitask_example_run, data_root, tmp_path):
     cfg = shrunk("finetune/input.json", data_root, numb_steps=2, disp_freq=2)
-    write(cfg, tmp_path / "input.json")
-    run_deepft("train", "input.json", "--finetune", str(multitask_run / "model.ckpt.pt"),
+    write_json(cfg, tmp_path / "input.json")
+    run_deepft("train", "input.json", "--finetune", str(multitask_example_run / "model.ckpt.pt"),
                "--model-branch", "organic", cwd=tmp_path)
     out = lines(run_deepft("show", "model.ckpt.pt", "type-map", "size", "observed-type",
                            cwd=tmp_path).stdout)
@@ -89,11 +80,11 @@ def test_show_single_task_and_its_errors(multitask_run, data_root, tmp_path):
     assert bad.returncode == 1 and "junk.pt" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_show_one_branch_frozen_out_of_a_multitask_model(multitask_run, tmp_path):
+def test_show_one_branch_frozen_out_of_a_multitask_model(multitask_example_run, tmp_path):
     """A model.dft holding one branch of a multitask checkpoint is a singletask model (no
     branch list, no RANDOM); the type map is that branch's."""
-    run_deepft("freeze", "-c", str(multitask_run / "model.ckpt.pt"), "-o", "organic.dft",
-               "--model-branch", "organic", cwd=tmp_path)
+    run_deepft("freeze", "-c", str(multitask_example_run / "model.ckpt.pt"), "-o",
+               "organic.dft", "--model-branch", "organic", cwd=tmp_path)
     out = lines(run_deepft("show", "organic.dft", "type-map", "size", cwd=tmp_path).stdout)
     desc, fit = expected_sizes()
     assert out[:2] == ["This is a singletask model", "The type_map is ['O', 'H', 'C']"], out

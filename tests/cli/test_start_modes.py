@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
 
 from deepft.checkpoint import load_checkpoint
 

@@ -13,7 +13,10 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import REPO, run_deepft, small_water_input
+from support.cli import run_deepft, small_water_input
+from support.paths import REPO
+
+pytestmark = pytest.mark.slow  # every test trains
 
 HAVE_TB = importlib.util.find_spec("tensorboard") is not None
 

@@ -7,16 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run_deepft, small_water_input
+from support.cli import copy_run, read_lcurve, run_deepft, small_water_input
+from support.paths import CONFIG_INPUTS
+from support.tolerances import STRICT
+from support.training import build_trainer
 
 from deepft.checkpoint import load_checkpoint
 
 
-def read_lcurve(path):
-    names = open(path).readline().lstrip("#").split()
-    return names, np.loadtxt(path, ndmin=2)
-
-
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_writes_outputs(tmp_path, water_dir, write_input):
     write_input(small_water_input(water_dir, numb_steps=50, disp_freq=10, save_freq=25))
     proc = run_deepft("train", "input.json", cwd=tmp_path)
@@ -33,25 +32,19 @@ def test_training_lowers_the_loss_and_writes_outputs(tmp_path, water_dir, write_
     assert json.loads((tmp_path / "out.json").read_text())["model"]["descriptor"]["sel"] == [46, 92]
 
 
-def test_restart_continues_bit_for_bit(tmp_path, water_dir, write_input):
-    """20 steps in one go == 10 steps, then --restart from the step-10 checkpoint (fp64)."""
-    cfg = small_water_input(water_dir, numb_steps=20, disp_freq=5, save_freq=10)
-    one = tmp_path / "one"
-    two = tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    (one / "input.json").write_text(json.dumps(cfg))
-    (two / "input.json").write_text(json.dumps(cfg))
-    run_deepft("train", "input.json", cwd=one)
-    run_deepft("train", "input.json", cwd=two)
-    # throw away the second run's tail and redo it from its step-10 checkpoint
-    (two / "model.ckpt-20.pt").unlink()
-    run_deepft("train", "input.json", "--restart", "model.ckpt-10.pt", cwd=two)
+@pytest.mark.slow
+def test_restart_continues_bit_for_bit(tmp_path, water_20_steps_run):
+    """20 steps in one go == 10 steps, then --restart from the step-10 checkpoint (fp64): a
+    copy of the shared 20-step run without its tail redoes steps 11..20 (on the CPU, as it)."""
+    one = water_20_steps_run
+    two = copy_run(one, tmp_path / "two", names=["input.json", "model.ckpt-10.pt", "lcurve.out"])
+    run_deepft("train", "input.json", "--restart", "model.ckpt-10.pt", cwd=two,
+               env_extra={"DEEPFT_DEVICE": "cpu"})
     a = load_checkpoint(one / "model.ckpt-20.pt")
     b = load_checkpoint(two / "model.ckpt-20.pt")
     assert a["step"] == b["step"] == 20
     for key, value in a["model"].items():
-        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=1e-10,
+        torch.testing.assert_close(b["model"][key], value, rtol=0, atol=STRICT,
                                    msg=f"parameter {key} differs after restart")
     # the restarted lcurve continues the original one
     _, curve_a = read_lcurve(one / "lcurve.out")
@@ -61,23 +54,14 @@ def test_restart_continues_bit_for_bit(tmp_path, water_dir, write_input):
 
 def test_deepmd_kit_water_input_runs_unchanged(tmp_path, water_dir):
     """DeePMD-kit's own examples/water/se_e2_a/input.json, data paths adjusted only."""
-    from deepft.config import load_input, normalize
-    from deepft.model import build_from_config
-    from deepft.train.setup import build_tasks, model_probabilities, resolve_all_sel
-    from deepft.train.statistics import compute_statistics
-    from deepft.train.trainer import Trainer
+    from deepft.config import load_input
 
-    src = load_input(
-        __import__("pathlib").Path(__file__).parents[1] / "unit/config/inputs/water_se_e2_a.json")
+    src = load_input(CONFIG_INPUTS / "water_se_e2_a.json")
     src["training"]["training_data"]["systems"] = [str(water_dir / f"data_{i}")
                                                    for i in range(3)]
     src["training"]["validation_data"]["systems"] = [str(water_dir / "data_3")]
-    cfg = normalize(src)
-    tasks = build_tasks(cfg)
-    resolve_all_sel(cfg, tasks, skip_stat=False)
-    model = build_from_config(cfg)
-    compute_statistics(model, cfg, tasks)
-    trainer = Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
+    trainer = build_trainer(src)
+    model = trainer.model
     losses = [trainer.train_step()[1]["rmse"] for _ in range(3)]
     assert trainer.step == 3 and all(np.isfinite(losses))
     assert model.descriptor.get_sel() == [46, 92]

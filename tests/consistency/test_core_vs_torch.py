@@ -10,28 +10,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from core_models import (
+from support.frames import load_frames
+from support.models import (
     ELEMENTS,
     build_energy_model,
     freeze_to,
-    load_frames,
     model_section,
     randomize_stats,
     torch_predict,
 )
+from support.tolerances import STRICT  # float64: energy, forces, virials, atomic ones
 
 from deepft.infer import DeepPot
 
-STRICT = 1e-10  # float64: energy, forces, virial, atomic energy, atomic virial
 KEYS = ["energy", "force", "virial", "atom_energy", "atom_virial"]
 
 
 @pytest.fixture(scope="module")
 def systems(water_dir, organic_dir):
     return {
-        "water": load_frames(water_dir / "data_0", 2),
-        "C1H4O2": load_frames(organic_dir / "C1H4O2", 2),
-        "C3H3O4": load_frames(organic_dir / "C3H3O4", 2),
+        "water": load_frames(water_dir / "data_0", 2, ELEMENTS),
+        "C1H4O2": load_frames(organic_dir / "C1H4O2", 2, ELEMENTS),
+        "C3H3O4": load_frames(organic_dir / "C3H3O4", 2, ELEMENTS),
     }
 
 

@@ -6,6 +6,7 @@ import deepft._core as core
 import numpy as np
 import pytest
 import torch
+from support.tolerances import STRICT, TIGHT
 
 from deepft.ops import build_nlist, env_mat_se_a, prod_force, prod_virial
 
@@ -62,7 +63,7 @@ def test_env_mat_and_derivatives_cuda_equal_cpu(dtype):
     ctype = torch.randint(0, 2, (2, 8), generator=g)
     davg = torch.rand(2, 4, generator=g).to(dtype) * 0.1
     dstd = torch.rand(2, 4, generator=g).to(dtype) + 0.5
-    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    tol = dict(rtol=TIGHT, atol=TIGHT) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
     gg = torch.randn(2, 8, 30, 4, generator=g, dtype=dtype)
     vv = torch.randn(2, 8, 30, 3, generator=g, dtype=dtype)
 
@@ -105,9 +106,9 @@ def test_prod_cuda_equals_cpu(water_dir):
     t = lambda a: torch.from_numpy(a).cuda()  # noqa: E731
     f_gpu = prod_force(t(grad), t(nl.nlist), n)
     v_gpu, av_gpu = prod_virial(t(grad), t(rij), t(nl.nlist), n, atomic=True)
-    np.testing.assert_allclose(f_gpu.cpu().numpy(), f_cpu, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(v_gpu.cpu().numpy(), v_cpu, rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(av_gpu.cpu().numpy(), av_cpu, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f_gpu.cpu().numpy(), f_cpu, rtol=TIGHT, atol=TIGHT)
+    np.testing.assert_allclose(v_gpu.cpu().numpy(), v_cpu, rtol=TIGHT, atol=STRICT)
+    np.testing.assert_allclose(av_gpu.cpu().numpy(), av_cpu, rtol=TIGHT, atol=TIGHT)
 
 
 def test_format_nlist_from_csr_cuda_equals_cpu_ghost_form():
@@ -137,6 +138,6 @@ def test_format_nlist_from_csr_cuda_equals_cpu_ghost_form():
                                         torch.cuda.current_stream().cuda_stream)
     torch.cuda.synchronize()
     np.testing.assert_array_equal(nl.cpu().numpy(), nl_cpu)
-    np.testing.assert_allclose(rij.cpu().numpy(), rij_cpu, atol=1e-12)
+    np.testing.assert_allclose(rij.cpu().numpy(), rij_cpu, atol=TIGHT)
     np.testing.assert_array_equal(mx.cpu().numpy(), max_cpu)
     np.testing.assert_array_equal(cnt.cpu().numpy(), cnt_cpu)

@@ -6,18 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.frames import load_frame
+from support.tolerances import STRICT
 
 from deepft.ops import build_nlist, env_mat_se_a
 
 RCUT, RCUT_SMTH, SEL = 6.0, 0.5, [46, 92]
-STRICT = dict(rtol=1e-10, atol=1e-10)
+STRICT_BOTH = dict(rtol=STRICT, atol=STRICT)  # np.isclose: relative and absolute
 
 
 def load_water(water_dir):
-    d = water_dir / "data_0"
-    coord = np.load(d / "set.000" / "coord.npy")[0].reshape(-1, 3).astype(np.float64)
-    box = np.load(d / "set.000" / "box.npy")[0].reshape(3, 3).astype(np.float64)
-    return coord, box, np.loadtxt(d / "type.raw", dtype=np.int64)
+    """Frame 0 of water/data_0: (coord [192, 3], box [3, 3], atype [192])."""
+    return load_frame(water_dir / "data_0")
 
 
 def triclinic_system():
@@ -73,27 +73,28 @@ def test_rotation(system):
     e0 = energy(coord, box, atype, sel)
     for seed in range(2):
         rot = rotation(seed)
-        assert np.isclose(energy(coord @ rot.T, box @ rot.T, atype, sel), e0, **STRICT), name
+        assert np.isclose(energy(coord @ rot.T, box @ rot.T, atype, sel), e0, **STRICT_BOTH), name
 
 
 def test_translation(system):
     coord, box, atype, sel, name = system
     e0 = energy(coord, box, atype, sel)
-    assert np.isclose(energy(coord + np.array([3.3, -7.1, 0.4]), box, atype, sel), e0, **STRICT)
+    moved = coord + np.array([3.3, -7.1, 0.4])
+    assert np.isclose(energy(moved, box, atype, sel), e0, **STRICT_BOTH)
 
 
 def test_permutation(system):
     coord, box, atype, sel, name = system
     perm = np.random.default_rng(5).permutation(len(coord))
     e0 = energy(coord, box, atype, sel)
-    assert np.isclose(energy(coord[perm], box, atype[perm], sel), e0, **STRICT), name
+    assert np.isclose(energy(coord[perm], box, atype[perm], sel), e0, **STRICT_BOTH), name
 
 
 def test_periodic_image_choice(system):
     coord, box, atype, sel, name = system
     shifts = np.random.default_rng(6).integers(-3, 4, size=(len(coord), 3))
     e0 = energy(coord, box, atype, sel)
-    assert np.isclose(energy(coord + shifts @ box, box, atype, sel), e0, **STRICT), name
+    assert np.isclose(energy(coord + shifts @ box, box, atype, sel), e0, **STRICT_BOTH), name
 
 
 def test_energy_depends_on_geometry(water_dir):

@@ -25,8 +25,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-WATER_DATA = REPO / "examples" / "lammps" / "water" / "water.data"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import REPO
-from lmp_models import write_random_model
-from lmp_run import run_lmp, thermo_table
+from support.lammps_run import run_lmp, thermo_table
+from support.model_files import write_random_model
+from support.paths import REPO
 
 EXAMPLE = REPO / "examples" / "lammps" / "water"
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import WATER_DATA
-from lmp_models import write_random_model
-from lmp_run import run_lmp, thermo_table
+from support.lammps_run import run_lmp, thermo_table
+from support.model_files import write_random_model
+from support.paths import WATER_LAMMPS_DATA
+from support.tolerances import TIGHT
 
 from deepft.infer import DeepPot
 
@@ -40,7 +41,7 @@ run             {steps}
 
 
 def md_script(pair, steps, *, coeff="* * O H", coeff2="", extra="", thermo=1, dump_every=None):
-    return MD.format(data=WATER_DATA, pair=pair, coeff=coeff, coeff2=coeff2, extra=extra,
+    return MD.format(data=WATER_LAMMPS_DATA, pair=pair, coeff=coeff, coeff2=coeff2, extra=extra,
                      thermo=thermo, dump_every=dump_every or steps, steps=steps)
 
 
@@ -97,7 +98,7 @@ def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path):
     err = np.max(np.abs(f1[:, 2:] - f2[:, 2:]))
     assert err < 1e-9, f"2 ranks: positions/forces/per-atom energies differ by {err:.3e}"
     assert h1 == h2 and d1.shape == d2.shape == (3, 7 + 384)
-    np.testing.assert_allclose(d2, d1, rtol=2e-6, atol=1e-12,
+    np.testing.assert_allclose(d2, d1, rtol=2e-6, atol=TIGHT,
                                err_msg="2 ranks: model deviation file differs")
 
 
@@ -111,6 +112,7 @@ def nve_energy(lmp_env, models, work, dt_fs, steps):
     return thermo_table(run_lmp(lmp_env, script, work))
 
 
+@pytest.mark.slow
 def test_nve_energy_drift(lmp_env, models, tmp_path, record_property):
     """1000 NVE steps of 0.5 fs (0.5 ps) of water from 330 K: the total energy is conserved,
     and what it wanders is integration error (2x smaller steps: several times less).
@@ -178,7 +180,7 @@ def test_model_deviation_matches_deeppot(lmp_env, models, tmp_path, variant):
     assert got.shape == want.shape == (5, 7 + 192)
     assert np.all(want[:, 4] > 1e-3), "models agree too well for a meaningful test"
     # the file keeps 7 significant digits
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12,
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=TIGHT,
                                err_msg=f"model deviation ({variant}) differs from DeepPot")
     # data lines in DeePMD-kit's layout: %12d then " %18.6e" columns
     line = (tmp_path / "devi.out").read_text().splitlines()[1]

@@ -12,8 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import WATER_DATA
-from lmp_models import write_random_model
+from support.model_files import write_random_model
+from support.paths import WATER_LAMMPS_DATA as WATER_DATA
 
 from deepft.commands.model_devi import model_devi
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import WATER_DATA
-from lmp_models import write_random_model
-from lmp_run import single_point
+from support.lammps_run import single_point
+from support.model_files import write_random_model
+from support.paths import WATER_LAMMPS_DATA
+from support.tolerances import STRICT  # float64, same C++ core: summation order
 
 from deepft.infer import DeepPot
-
-STRICT = 1e-10  # float64, same C++ core on both sides; differences are summation order
 
 TRICLINIC = """
 change_box all triclinic
@@ -51,7 +50,7 @@ def assert_close(name, case, got, want, tol=STRICT):
 @pytest.mark.parametrize("case", ["cubic", "triclinic"])
 def test_single_point_matches_deeppot(lmp_env, models, case):
     extra = TRICLINIC if case == "triclinic" else ""
-    sp = single_point(lmp_env, WATER_DATA, str(models["m1"]), extra=extra)
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]), extra=extra)
     e, f, v, ae, av = reference(models["m1"], sp)
     assert len(sp.force) == 192
     assert np.abs(sp.force).max() > 1e-3, f"{case}: forces are suspiciously zero"
@@ -68,7 +67,7 @@ def test_single_point_matches_deeppot(lmp_env, models, case):
 
 def test_null_type_excludes_atoms(lmp_env, models):
     """pair_coeff * * O NULL: H atoms neither have nor are neighbors (= O-only system)."""
-    sp = single_point(lmp_env, WATER_DATA, str(models["m1"]), elements="O NULL")
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]), elements="O NULL")
     oxygen = sp.types == 1
     dp = DeepPot(models["m1"])
     e, f, v = dp.eval(sp.coord[oxygen][None], sp.box[None], np.zeros(oxygen.sum(), dtype=int))
@@ -79,7 +78,7 @@ def test_null_type_excludes_atoms(lmp_env, models):
 
 def test_types_are_mapped_by_name(lmp_env, models, tmp_path):
     """The same water with LAMMPS types swapped (1 = H, 2 = O) and `pair_coeff * * H O`."""
-    lines = WATER_DATA.read_text().splitlines()
+    lines = WATER_LAMMPS_DATA.read_text().splitlines()
     start = lines.index("Atoms  # atomic") + 2
     for k in range(start, start + 192):
         p = lines[k].split()
@@ -89,7 +88,7 @@ def test_types_are_mapped_by_name(lmp_env, models, tmp_path):
     lines[masses], lines[masses + 1] = "1 1.00794  # H", "2 15.9994  # O"
     swapped = tmp_path / "swapped.data"
     swapped.write_text("\n".join(lines) + "\n")
-    ref = single_point(lmp_env, WATER_DATA, str(models["m1"]))
+    ref = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]))
     sp = single_point(lmp_env, swapped, str(models["m1"]), elements="H O")
     assert abs(sp.energy - ref.energy) <= STRICT * abs(ref.energy)
     assert_close("forces", "swapped types", sp.force, ref.force)
@@ -97,14 +96,14 @@ def test_types_are_mapped_by_name(lmp_env, models, tmp_path):
 
 @pytest.mark.parametrize("branch", ["water", "other"])
 def test_branch_keyword(lmp_env, models, branch):
-    sp = single_point(lmp_env, WATER_DATA, f"{models['multi']} branch {branch}")
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, f"{models['multi']} branch {branch}")
     e, f, _, _, _ = reference(models["multi"], sp, branch=branch)
     assert abs(sp.energy - e) <= STRICT * abs(e), f"branch {branch}"
     assert_close("forces", f"branch {branch}", sp.force, f)
 
 
 def test_default_branch_is_the_files(lmp_env, models):
-    sp = single_point(lmp_env, WATER_DATA, str(models["multi"]))
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["multi"]))
     e, _, _, _, _ = reference(models["multi"], sp, branch="water")
     assert abs(sp.energy - e) <= STRICT * abs(e)
 
@@ -115,7 +114,7 @@ def lammps_error(lmp_env, commands: str) -> str:
     """The message of the LAMMPS error raised by `commands` after reading the water box."""
     lmp = lmp_env.lammps()
     try:
-        lmp.commands_string(f"units metal\natom_style atomic\nread_data {WATER_DATA}\n")
+        lmp.commands_string(f"units metal\natom_style atomic\nread_data {WATER_LAMMPS_DATA}\n")
         with pytest.raises(Exception) as info:
             lmp.commands_string(commands)
         return str(info.value)
@@ -164,10 +163,10 @@ def test_newton_off_is_refused(lmp_env, models):
 
 def test_sel_overflow_is_reported(lmp_env, tmp_path):
     """A model whose sel is smaller than the real neighbor count: LAMMPS warns (once)."""
-    from lmp_run import run_lmp
+    from support.lammps_run import run_lmp
 
     model = write_random_model(tmp_path / "tiny_sel.dft", seed=5, sel=(5, 10))
-    log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_DATA}\n"
+    log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_LAMMPS_DATA}\n"
                            f"pair_style deepft {model}\npair_coeff * * O H\nrun 2\n", tmp_path)
     assert log.count("keeps sel = 5") == 1 and "O neighbors within the cutoff" in log, log
 
@@ -175,7 +174,7 @@ def test_sel_overflow_is_reported(lmp_env, tmp_path):
 def test_special_bonds_do_not_change_the_model(lmp_env, models, tmp_path):
     """Water as a bonded system (O-H bonds, special_bonds 0.5): LAMMPS marks bonded neighbors
     with special bits in the neighbor list; deepft must still see every neighbor."""
-    lines = WATER_DATA.read_text().splitlines()
+    lines = WATER_LAMMPS_DATA.read_text().splitlines()
     start = lines.index("Atoms  # atomic") + 2
     atoms = [line.split() for line in lines[start:start + 192]]
     xyz = np.array([[float(v) for v in a[2:5]] for a in atoms])
@@ -193,7 +192,7 @@ def test_special_bonds_do_not_change_the_model(lmp_env, models, tmp_path):
     body += ["", "Bonds", ""] + [f"{k + 1} 1 {o} {h}" for k, (o, h) in enumerate(bonds)]
     data = tmp_path / "bonded.data"
     data.write_text("\n".join(head + body) + "\n")
-    ref = single_point(lmp_env, WATER_DATA, str(models["m1"]))
+    ref = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]))
     lmp = lmp_env.lammps()
     try:
         lmp.commands_string(f"units metal\natom_style bond\nbond_style zero\nread_data {data}\n"

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import WATER_DATA
+from support.paths import WATER_LAMMPS_DATA
 
 MARKER = b"DEEPFT_LMP_BUILT_FOR="
 
@@ -92,7 +92,7 @@ def test_patched_plugin_stops_with_the_message(lmp_env, tmp_path):
     shutil.copymode(lmp_env.plugin, target)
     script = tmp_path / "in.lammps"
     script.write_text(f"plugin load {target}\nunits metal\natom_style atomic\n"
-                      f"read_data {WATER_DATA}\npair_style deepft model.dft\n")
+                      f"read_data {WATER_LAMMPS_DATA}\npair_style deepft model.dft\n")
     env = {k: v for k, v in lmp_env.env.items() if k != "LAMMPS_PLUGIN_PATH"}
     # the copy's $ORIGIN-relative run path does not reach the scipy-openblas32 wheel
     import scipy_openblas32

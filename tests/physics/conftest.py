@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from physics_helpers import load_frames
+from support.frames import load_frames_torch
+from support.models import PHYSICS_TYPE_MAP
+from support.threads import one_intra_op_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture(scope="module")
 def water_frame(water_dir):
-    return load_frames(water_dir / "data_0", [0])
+    return load_frames_torch(water_dir / "data_0", [0], PHYSICS_TYPE_MAP)
 
 
 @pytest.fixture(scope="module")
 def water_frames(water_dir):
-    return load_frames(water_dir / "data_0", [0, 7, 33])
+    return load_frames_torch(water_dir / "data_0", [0, 7, 33], PHYSICS_TYPE_MAP)
 
 
 @pytest.fixture(scope="module")
 def organic_frame(organic_dir):
-    return load_frames(organic_dir / "C3H3O4", [0])
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread avoids OpenMP barrier stalls on a busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    return load_frames_torch(organic_dir / "C3H3O4", [0], PHYSICS_TYPE_MAP)

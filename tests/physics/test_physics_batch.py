@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from physics_helpers import TOL, load_frames, physics_model
+from support.frames import load_frames_torch
+from support.models import PHYSICS_TYPE_MAP, physics_model
+from support.tolerances import SAME
 
 F64 = torch.float64
 
@@ -13,7 +15,7 @@ F64 = torch.float64
 def test_batched_equals_single_water(water_frames, type_one_side):
     coord, box, atype = water_frames
     model = physics_model(type_one_side)
-    tol = TOL[F64]["same"]
+    tol = SAME[F64]
     batch = model(coord, box, atype, do_atomic_virial=True)
     for f in range(coord.shape[0]):
         single = model(coord[f:f + 1], box[f:f + 1], atype, do_atomic_virial=True)
@@ -23,14 +25,14 @@ def test_batched_equals_single_water(water_frames, type_one_side):
 
 
 def test_batched_equals_single_organic(organic_dir):
-    coord, box, atype = load_frames(organic_dir / "C1H4O2", [0, 100, 900])
+    coord, box, atype = load_frames_torch(organic_dir / "C1H4O2", [0, 100, 900], PHYSICS_TYPE_MAP)
     model = physics_model()
     batch = model(coord, box, atype)
     for f in range(3):
         single = model(coord[f:f + 1], box, atype)
         for key, value in single.items():
-            torch.testing.assert_close(batch[key][f:f + 1], value, rtol=TOL[F64]["same"],
-                                       atol=TOL[F64]["same"], msg=f"organic frame {f} {key}")
+            torch.testing.assert_close(batch[key][f:f + 1], value, rtol=SAME[F64],
+                                       atol=SAME[F64], msg=f"organic frame {f} {key}")
 
 
 def test_training_mode_batch_equals_single(water_frames):
@@ -41,4 +43,4 @@ def test_training_mode_batch_equals_single(water_frames):
     assert batch["force"].requires_grad
     single = model(coord[1:2], box[1:2], atype)
     torch.testing.assert_close(batch["force"][1:2], single["force"], rtol=0,
-                               atol=TOL[F64]["same"])
+                               atol=SAME[F64])

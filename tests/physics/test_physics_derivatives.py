@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from physics_helpers import FD_STEP, TOL, physics_model
+from support.models import physics_model
+from support.tolerances import FD_STEP, FINITE_DIFF, SAME
 
 F64 = torch.float64
 
@@ -19,7 +20,7 @@ def test_forces_are_minus_energy_gradient(system, type_one_side, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
     model = physics_model(type_one_side)
     force = model(coord, box, atype)["force"]
-    h, tol = FD_STEP[F64], TOL[F64]["fd"]
+    h, tol = FD_STEP[F64], FINITE_DIFF[F64]
     atoms = [0, 1, 2, 5] if system == "water" else list(range(coord.shape[1]))
     for i in atoms:
         for k in range(3):
@@ -43,7 +44,7 @@ def test_virial_is_minus_strain_derivative(system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
     model = physics_model()
     out = model(coord, box, atype, do_atomic_virial=True)
-    h, tol = FD_STEP[F64], TOL[F64]["fd"]
+    h, tol = FD_STEP[F64], FINITE_DIFF[F64]
 
     def strained(a, b, eps):
         deform = torch.eye(3, dtype=F64)
@@ -57,10 +58,10 @@ def test_virial_is_minus_strain_derivative(system, request):
             assert abs(fd.item() - out["virial"][0, a * 3 + b].item()) < tol, \
                 f"{system} virial[{a},{b}]: fd {fd.item()} model {out['virial'][0, a * 3 + b]}"
     torch.testing.assert_close(out["atom_virial"].sum(1), out["virial"], rtol=0,
-                               atol=TOL[F64]["same"])
+                               atol=SAME[F64])
     # invariant energy -> symmetric virial
     v = out["virial"].reshape(3, 3)
-    torch.testing.assert_close(v, v.T, rtol=0, atol=TOL[F64]["same"])
+    torch.testing.assert_close(v, v.T, rtol=0, atol=SAME[F64])
     if box is None:  # isolated system: virial = sum_i F_i (x) x_i
         by_atoms = torch.einsum("na,nb->ab", out["force"][0], coord[0]).reshape(1, 9)
-        torch.testing.assert_close(out["virial"], by_atoms, rtol=0, atol=TOL[F64]["same"])
+        torch.testing.assert_close(out["virial"], by_atoms, rtol=0, atol=SAME[F64])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from physics_helpers import TOL, physics_model, random_rotation
+from support.models import physics_model, random_rotation
+from support.tolerances import SAME
 
 F64 = torch.float64
 
@@ -14,7 +15,7 @@ F64 = torch.float64
 def test_rotation(system, precision, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
     model = physics_model(precision=precision)
-    tol = TOL[torch.float64 if precision == "float64" else torch.float32]["same"]
+    tol = SAME[torch.float64 if precision == "float64" else torch.float32]
     rot = random_rotation(11)
     ref = model(coord, box, atype)
     new_box = None if box is None else (box.reshape(-1, 3, 3) @ rot.T).reshape(-1, 9)
@@ -33,7 +34,7 @@ def test_rotation(system, precision, request):
 def test_translation_and_periodic_images(system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
     model = physics_model(type_one_side=False)
-    tol = TOL[F64]["same"]
+    tol = SAME[F64]
     ref = model(coord, box, atype, do_atomic_virial=True)
     shifted = coord + torch.tensor([1.3, -0.7, 2.9], dtype=F64)
     out = model(shifted, box, atype, do_atomic_virial=True)
@@ -55,7 +56,7 @@ def test_translation_and_periodic_images(system, request):
 def test_permutation(system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
     model = physics_model()
-    tol = TOL[F64]["same"]
+    tol = SAME[F64]
     perm = torch.randperm(coord.shape[1], generator=torch.Generator().manual_seed(5))
     ref = model(coord, box, atype, do_atomic_virial=True)
     out = model(coord[:, perm], box, atype[perm], do_atomic_virial=True)

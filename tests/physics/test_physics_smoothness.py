@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from physics_helpers import FD_STEP, TOL, physics_model
+from support.models import physics_model
+from support.tolerances import FD_STEP, FINITE_DIFF, SMOOTH
 
 F64 = torch.float64
 
@@ -34,7 +35,7 @@ def test_continuous_across_radius(type_one_side, radius):
     # energy change minus what the (average) force predicts over 2 delta: O(delta^3) if smooth
     slope = -(inside["force"][0, 2, 0] + outside["force"][0, 2, 0]) / 2
     jump = abs(outside["energy"] - inside["energy"] - slope * 2 * delta).item()
-    assert jump < TOL[F64]["smooth"], f"{radius} type_one_side={type_one_side}: jump {jump}"
+    assert jump < SMOOTH[F64], f"{radius} type_one_side={type_one_side}: jump {jump}"
     torch.testing.assert_close(inside["force"], outside["force"], rtol=0, atol=1e-6,
                                msg=f"{radius}: force jumps")
 
@@ -50,7 +51,7 @@ def test_energy_and_force_along_a_path_through_rcut():
         e_minus = model(probe_frame(r - h), None, ATYPE)["energy"]
         force = model(probe_frame(r), None, ATYPE)["force"][0, 2, 0]
         fd = -(e_plus - e_minus).item() / (2 * h)
-        assert abs(fd - force.item()) < TOL[F64]["fd"], f"r={r}: fd {fd} force {force.item()}"
+        assert abs(fd - force.item()) < FINITE_DIFF[F64], f"r={r}: fd {fd} force {force.item()}"
     far = [model(probe_frame(rcut + d), None, ATYPE) for d in (1e-3, 0.5)]
     assert torch.equal(far[0]["energy"], far[1]["energy"])
     assert torch.equal(far[0]["force"][0, 2], torch.zeros(3, dtype=F64))

@@ -1,9 +1,9 @@
-"""Fixtures of the config tests (the inputs are described in config_helpers)."""
+"""Fixtures of the config tests (the inputs are described in support.config_inputs)."""
 
 from __future__ import annotations
 
 import pytest
-from config_helpers import read
+from support.config_inputs import read
 
 
 @pytest.fixture

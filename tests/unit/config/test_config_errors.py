@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from config_helpers import read
+from support.config_inputs import read
 
 from deepft.config import load_input, normalize
 from deepft.errors import InputError

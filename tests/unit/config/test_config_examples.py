@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from config_helpers import INPUTS, MULTI, SINGLE, assert_contained, read, without_comments
+from support.config_inputs import INPUTS, MULTI, SINGLE, assert_contained, read, without_comments
 
 from deepft.config import branch_names, is_multitask, load_input, normalize, write_normalized
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from config_helpers import assert_contained, deep, read, without_comments
+from support.config_inputs import assert_contained, deep, read, without_comments
 
 from deepft.config import branch_names, is_multitask, normalize
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-
-
-def copy_system(src: Path, dst: Path) -> Path:
-    """A writable copy of the system folder ``src`` at ``dst`` (the shared data is read-only)."""
-    shutil.copytree(src, dst, copy_function=shutil.copyfile)
-    for root, dirs, files in os.walk(dst):
-        for name in dirs + files:
-            os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
-    os.chmod(dst, 0o755)
-    return dst
+from support.systems import copy_system
 
 
 def write_h5_system(h5: h5py.File, group: str, folder: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.tolerances import STRICT
 
 from deepft.data import (
     DataSampler,
@@ -57,7 +58,7 @@ def test_bias_on_random_compositions_with_noise():
     fit = fit_energy_bias(counts, energy + noise)
     # residual of the least-squares fit, per atom, computed independently
     ref = np.linalg.lstsq(counts.astype(float), energy + noise, rcond=None)[0]
-    np.testing.assert_allclose(fit.bias, ref, atol=1e-10)
+    np.testing.assert_allclose(fit.bias, ref, atol=STRICT)
     resid = (counts @ ref - energy - noise) / counts.sum(axis=1)
     assert fit.rmse_per_atom == pytest.approx(np.sqrt(np.mean(resid**2)), rel=1e-12)
     assert 0.005 < fit.rmse_per_atom < 0.2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune_helpers import multitask_input, organic_systems, pretrain, single_input
+from support.finetune_inputs import multitask_input, organic_systems, single_input
+from support.training import pretrain
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,14 +7,10 @@ import logging
 import numpy as np
 import pytest
 import torch
-from finetune_helpers import (
-    finetune,
-    frames_of,
-    load_model,
-    organic_systems,
-    shifted_copy,
-    single_input,
-)
+from support.finetune_inputs import finetune, frames_of, organic_systems, single_input
+from support.systems import shifted_copy
+from support.tolerances import TIGHT
+from support.training import load_model
 
 SHIFT = {"C": 1.5, "H": -0.25, "O": 3.0}  # eV per atom of each element
 
@@ -69,7 +65,7 @@ def test_set_by_statistic_is_the_least_squares_fit(tmp_path, shifted_organic, or
         model, _, cfg, tasks = finetune(raw, organic_ckpt, model_branch="RANDOM")
     counts, energy = frames_of(stat_samples(cfg, tasks)["Default"])
     expected = np.linalg.lstsq(counts, energy, rcond=None)[0]
-    np.testing.assert_allclose(bias(model), expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(bias(model), expected, rtol=TIGHT, atol=1e-9)
 
 
 def test_new_element_gets_fresh_statistics_and_bias(tmp_path, organic_dir, water_ckpt, caplog):
@@ -87,8 +83,8 @@ def test_new_element_gets_fresh_statistics_and_bias(tmp_path, organic_dir, water
     assert desc.sel[:2] == pdesc.sel and cfg["model"]["descriptor"]["sel"] == desc.sel
     samples = stat_samples(cfg, tasks)["Default"]
     fresh = desc.compute_input_stats(samples)
-    np.testing.assert_allclose(desc.davg[2].numpy(), fresh["davg"][2], rtol=1e-12)
-    np.testing.assert_allclose(desc.dstd[2].numpy(), fresh["dstd"][2], rtol=1e-12)
+    np.testing.assert_allclose(desc.davg[2].numpy(), fresh["davg"][2], rtol=TIGHT)
+    np.testing.assert_allclose(desc.dstd[2].numpy(), fresh["dstd"][2], rtol=TIGHT)
     assert desc.types_without_stats == []
     for t in range(2):  # embedding nets of known neighbor types and fitting nets of known types
         assert same_params(desc.embeddings[t], pdesc.embeddings[t])

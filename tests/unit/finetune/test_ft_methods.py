@@ -7,7 +7,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from finetune_helpers import finetune, organic_systems, single_input, state_of, trainer_for
+from support.finetune_inputs import finetune, organic_systems, single_input
+from support.tolerances import STRICT
+from support.training import state_of, trainer_for
 
 from deepft.checkpoint import build_trained_model
 from deepft.model import merge_lora, structure
@@ -100,8 +102,8 @@ def test_lora_trains_adapters_only_and_merges_exactly(tmp_path, organic_dir, mul
     paths = merge_lora(merged)
     assert paths and not any("lora_" in k for k in merged.state_dict())
     e2, f2 = predict(merged, coord, atype)
-    torch.testing.assert_close(e2, e1, rtol=0, atol=1e-10)
-    torch.testing.assert_close(f2, f1, rtol=0, atol=1e-10)
+    torch.testing.assert_close(e2, e1, rtol=0, atol=STRICT)
+    torch.testing.assert_close(f2, f1, rtol=0, atol=STRICT)
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.1])
@@ -122,7 +124,7 @@ def test_new_head_starts_from_the_inherited_model(tmp_path, organic_dir, multita
     torch.testing.assert_close(e_new, e_full + head_e + dbias, rtol=0, atol=1e-9)
     if scale == 0.0:
         torch.testing.assert_close(e_new, e_full, rtol=0, atol=1e-9)
-        torch.testing.assert_close(f_new, f_full, rtol=0, atol=1e-10)
+        torch.testing.assert_close(f_new, f_full, rtol=0, atol=STRICT)
     else:  # the head's output layer is the fresh initialization times scale_factor
         ref = new_head_for(model.fitting, 1.0, None)
         seeded = new_head_for(model.fitting, 1.0, derive_seed(7, "new_head", "Default"))
@@ -184,8 +186,8 @@ def test_lora_checkpoint_freezes_to_the_merged_model(tmp_path, organic_dir, mult
     e, f = predict(model, coord, atype)
     pot = DeepPot(out)
     e_c, f_c, _ = pot.eval(coord.numpy(), None, atype.numpy())
-    np.testing.assert_allclose(e_c, e.numpy(), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(f_c, f.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(e_c, e.numpy(), rtol=0, atol=STRICT)
+    np.testing.assert_allclose(f_c, f.numpy(), rtol=0, atol=STRICT)
 
 
 def test_new_head_model_file_sums_both_fitting_prefixes(tmp_path, organic_dir, multitask_ckpt):
@@ -205,8 +207,8 @@ def test_new_head_model_file_sums_both_fitting_prefixes(tmp_path, organic_dir, m
     coord, atype = frames(organic_dir)
     e, f = predict(model, coord, atype)
     e_c, f_c, _ = DeepPot(path).eval(coord.numpy(), None, atype.numpy())
-    np.testing.assert_allclose(e_c, e.numpy(), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(f_c, f.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(e_c, e.numpy(), rtol=0, atol=STRICT)
+    np.testing.assert_allclose(f_c, f.numpy(), rtol=0, atol=STRICT)
 
 
 def test_freeze_command_on_a_new_head_checkpoint(tmp_path, organic_dir, multitask_ckpt):

@@ -6,13 +6,8 @@ import logging
 
 import pytest
 import torch
-from finetune_helpers import (
-    finetune,
-    load_model,
-    multitask_input,
-    organic_systems,
-    single_input,
-)
+from support.finetune_inputs import finetune, multitask_input, organic_systems, single_input
+from support.training import load_model
 
 from deepft.checkpoint import load_checkpoint
 from deepft.errors import InputError, ModelFileError

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
-from infer_models import water_box, write_model
+from support.model_files import water_box, write_model
+from support.tolerances import TIGHT
 
 from deepft.calculator import DeepFT
 from deepft.errors import InputError
@@ -32,7 +33,7 @@ def test_energy_forces_match_deeppot(water, model):
     e, f, _ = dp.eval(water.positions, water.cell.array.reshape(9), types)
     assert water.get_potential_energy() == pytest.approx(e[0], abs=1e-10)
     assert water.get_potential_energy(force_consistent=True) == pytest.approx(e[0], abs=1e-10)
-    np.testing.assert_allclose(water.get_forces(), f[0], atol=1e-12)
+    np.testing.assert_allclose(water.get_forces(), f[0], atol=TIGHT)
     assert water.get_potential_energies().sum() == pytest.approx(e[0], abs=1e-9)
 
 

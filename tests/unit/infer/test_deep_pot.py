@@ -10,13 +10,12 @@ import sys
 
 import numpy as np
 import pytest
-from infer_models import water_box, write_model
+from support.model_files import water_box, write_model
+from support.tolerances import STRICT, TIGHT
 
 from deepft import _core
 from deepft.errors import InputError, ModelFileError
 from deepft.infer import DeepPot
-
-STRICT = 1e-10
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_thread_count_does_not_change_results(model, frames):
     finally:
         _core.infer.set_num_threads(old)
     for a, b in zip(one, two, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=0, atol=TIGHT)
 
 
 def test_packed_kernel_equals_openblas_layers(model, frames):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infer_models import write_model
+from support.model_files import write_model
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
-from infer_models import write_model
+from support.model_files import write_model
 
 from deepft.commands.model_devi import model_devi
 from deepft.infer import DeepPot

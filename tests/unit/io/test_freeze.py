@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from support.tolerances import STRICT
 
 from deepft.commands.freeze import freeze
 from deepft.errors import InputError, ModelFileError
@@ -89,8 +90,8 @@ def test_single_task_freeze_matches_model(tmp_path, single):
     coord, box, atype = frame()
     e, f, _ = DeepPot(out).eval(coord, box, atype)
     te, tf = torch_energy_force(model, coord, box, atype)
-    np.testing.assert_allclose(e, te, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(f, tf, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(e, te, rtol=0, atol=STRICT)
+    np.testing.assert_allclose(f, tf, rtol=0, atol=STRICT)
     assert frozen.header["config"]["model"]["type_map"] == TYPE_MAP
 
 
@@ -125,14 +126,14 @@ def test_multitask_all_branches_and_one_branch(tmp_path):
     for name in ("water", "ice"):
         e, f, _ = DeepPot(out, branch=name).eval(coord, box, atype)
         te, tf = torch_energy_force(model.branches[name], coord, box, atype)
-        np.testing.assert_allclose(e, te, rtol=0, atol=1e-10, err_msg=name)
-        np.testing.assert_allclose(f, tf, rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(e, te, rtol=0, atol=STRICT, err_msg=name)
+        np.testing.assert_allclose(f, tf, rtol=0, atol=STRICT, err_msg=name)
     one = read_model_file(freeze(ckpt, tmp_path / "ice.dft", model_branch="ice"))
     assert one.branches == ["ice"] and one.default_branch == "ice"
     assert not any(k.startswith("branches.water.fitting.") for k in one.tensors)
     e, _, _ = DeepPot(tmp_path / "ice.dft").eval(coord, box, atype)
     np.testing.assert_allclose(e, torch_energy_force(model.branches["ice"], coord, box,
-                                                     atype)[0], atol=1e-10)
+                                                     atype)[0], atol=STRICT)
     with pytest.raises(InputError, match=r"'gas' is not a branch .*\['water', 'ice'\]"):
         freeze(ckpt, tmp_path / "x.dft", model_branch="gas")
 
@@ -157,8 +158,8 @@ def test_lora_adapters_are_merged(tmp_path):
     coord, box, atype = frame()
     e, f, _ = DeepPot(out).eval(coord, box, atype)
     te, tf = torch_energy_force(model, coord, box, atype)
-    np.testing.assert_allclose(e, te, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(f, tf, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(e, te, rtol=0, atol=STRICT)
+    np.testing.assert_allclose(f, tf, rtol=0, atol=STRICT)
     # without the LoRA alpha the adapters cannot be merged: a clear error, not a wrong model
     bad_cfg = {"model": section(2)}
     ckpt2 = save(tmp_path, model, bad_cfg, name="noalpha")

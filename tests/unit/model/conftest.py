@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from model_helpers import load_frames, set_random_stats, small_model_cfg
+from support.frames import load_frames_torch
+from support.models import set_random_stats, small_model_cfg
+from support.threads import one_intra_op_thread  # noqa: F401  (autouse)
 
 from deepft.model import build_model
 
@@ -17,20 +19,9 @@ def make_model():
 
 @pytest.fixture()
 def water(water_dir):
-    return load_frames(water_dir / "data_0", 2, ("O", "H"))
+    return load_frames_torch(water_dir / "data_0", 2, ("O", "H"))
 
 
 @pytest.fixture()
 def organic(organic_dir):
-    return load_frames(organic_dir / "C3H3O4", 2, ("O", "H", "C"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread avoids OpenMP barrier stalls on a busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    return load_frames_torch(organic_dir / "C3H3O4", 2, ("O", "H", "C"))

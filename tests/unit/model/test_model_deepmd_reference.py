@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support.tolerances import TIGHT
 
 from deepft.model import build_model
 
 REF = Path(__file__).with_name("data") / "deepmd_se_e2_a_reference.npz"
-AGREE = 1e-12  # float64, same math in a different order
 
 
 @pytest.mark.parametrize("type_one_side", [True, False])
@@ -37,7 +37,7 @@ def test_matches_deepmd_kit(type_one_side):
     for key in ("energy", "atom_energy", "force", "virial", "atom_virial"):
         want = ref[tag + key].reshape(out[key].shape)
         np.testing.assert_allclose(out[key].numpy(), want, rtol=0,
-                                   atol=AGREE * max(1.0, np.abs(want).max()),
+                                   atol=TIGHT * max(1.0, np.abs(want).max()),
                                    err_msg=f"{key} type_one_side={type_one_side}")
 
 
@@ -52,5 +52,5 @@ def test_input_stats_match_deepmd_kit(water_dir):
                           "neuron": [8], "axis_neuron": 4},
            "fitting_net": {"type": "ener", "neuron": [8]}}
     stats = build_model(cfg).descriptor.compute_input_stats([sample])
-    np.testing.assert_allclose(stats["davg"], ref["stats/davg"], rtol=1e-12, atol=0)
-    np.testing.assert_allclose(stats["dstd"], ref["stats/dstd"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(stats["davg"], ref["stats/davg"], rtol=TIGHT, atol=0)
+    np.testing.assert_allclose(stats["dstd"], ref["stats/dstd"], rtol=TIGHT, atol=0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from model_helpers import STRICT, set_random_stats, small_model_cfg
+from support.models import set_random_stats, small_model_cfg
+from support.tolerances import STRICT, TIGHT
 
 from deepft.model import build_model
 from deepft.model.descriptor.stats import env_mat_stats
@@ -67,7 +68,7 @@ def test_descriptor_matches_einsum_reference(type_one_side, angular, water):
     got = desc(coord, box, atype, nl)
     want = reference_descriptor(desc, coord, box, atype)
     assert got.shape == (2, 24, desc.dim_out)
-    torch.testing.assert_close(got, want, rtol=STRICT, atol=STRICT,
+    torch.testing.assert_close(got, want, rtol=TIGHT, atol=TIGHT,
                                msg=f"type_one_side={type_one_side} angular={angular}")
 
 
@@ -78,7 +79,7 @@ def test_descriptor_non_periodic_three_types(organic):
     nl = build_nlist(coord.numpy(), None, atype.numpy(), desc.rcut, desc.sel)
     torch.testing.assert_close(desc(coord, None, atype, nl),
                                reference_descriptor(desc, coord, None, atype),
-                               rtol=STRICT, atol=STRICT)
+                               rtol=TIGHT, atol=TIGHT)
 
 
 def test_parameter_counts_type_one_side():
@@ -111,14 +112,14 @@ def test_input_stats_match_direct_estimator(water):
     for t in range(2):
         rows = em[:, atype.numpy() == t]
         s, a = rows[..., 0].ravel(), rows[..., 1:].ravel()
-        np.testing.assert_allclose(stats["davg"][t], [s.mean(), 0, 0, 0], rtol=1e-12)
+        np.testing.assert_allclose(stats["davg"][t], [s.mean(), 0, 0, 0], rtol=TIGHT)
         np.testing.assert_allclose(stats["dstd"][t], [s.std(), a.std(), a.std(), a.std()],
-                                   rtol=1e-10)
+                                   rtol=STRICT)
     # split into two samples: same numbers (pooled sums)
     halves = [{"coord": coord.numpy()[k:k + 1], "box": box.numpy()[k:k + 1],
                "atype": atype.numpy()} for k in range(2)]
     again = desc.compute_input_stats(halves)
-    np.testing.assert_allclose(again["dstd"], stats["dstd"], rtol=1e-12)
+    np.testing.assert_allclose(again["dstd"], stats["dstd"], rtol=TIGHT)
 
 
 def test_input_stats_defaults_floor_and_davg_zero():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_helpers import STRICT, small_model_cfg
+from support.models import small_model_cfg
+from support.tolerances import STRICT, TIGHT
 
 from deepft.errors import InputError
 from deepft.model import build_model
@@ -18,8 +19,8 @@ def test_outputs_shapes_and_sums(make_model, water):
     assert out["force"].shape == (2, 192, 3) and out["virial"].shape == (2, 9)
     assert out["atom_virial"].shape == (2, 192, 9)
     assert all(v.dtype == torch.float64 and not v.requires_grad for v in out.values())
-    torch.testing.assert_close(out["atom_energy"].sum(-1), out["energy"], rtol=STRICT, atol=0)
-    torch.testing.assert_close(out["atom_virial"].sum(1), out["virial"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(out["atom_energy"].sum(-1), out["energy"], rtol=TIGHT, atol=0)
+    torch.testing.assert_close(out["atom_virial"].sum(1), out["virial"], rtol=0, atol=TIGHT)
     # periodic system: total force is zero (Newton's third law through the pair sums)
     assert out["force"].sum(1).abs().max() < 1e-12
 
@@ -33,7 +34,7 @@ def test_bias_shifts_atomic_energy(make_model, water):
     after = model(coord, box, atype)
     shift = torch.where(atype == 0, 1.5, -0.25).to(torch.float64)
     torch.testing.assert_close(after["atom_energy"] - before, shift.expand(2, -1),
-                               rtol=0, atol=1e-12)
+                               rtol=0, atol=TIGHT)
 
 
 def test_given_nlist_equals_internal_and_2d_atype(make_model, water):
@@ -123,11 +124,11 @@ def test_positions_requiring_grad_keep_full_graph(make_model, water):
     coord = coord[:1].clone().requires_grad_(True)
     out = model(coord, box[:1], atype)
     (grad,) = torch.autograd.grad(out["energy"].sum(), coord, create_graph=True)
-    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=STRICT)
+    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=TIGHT)
     v = torch.randn_like(coord)
     (hv,) = torch.autograd.grad((out["force"] * v).sum(), coord, retain_graph=True)
     (hv_ref,) = torch.autograd.grad((-grad * v).sum(), coord)
-    torch.testing.assert_close(hv, hv_ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(hv, hv_ref, rtol=STRICT, atol=STRICT)
 
 
 @pytest.mark.parametrize("activation", ["gelu", "silu"])
@@ -137,7 +138,7 @@ def test_other_activations_forces_match_energy_gradient(activation, organic):
     coord = coord[:1].clone().requires_grad_(True)
     out = model(coord, None, atype)
     (grad,) = torch.autograd.grad(out["energy"].sum(), coord)
-    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=STRICT, msg=activation)
+    torch.testing.assert_close(-grad, out["force"], rtol=0, atol=TIGHT, msg=activation)
 
 
 def test_frozen_parameters_still_give_forces(water):
@@ -150,4 +151,4 @@ def test_frozen_parameters_still_give_forces(water):
     coord, box, atype = water
     a, b = ref(coord, box, atype), frozen.train()(coord, box, atype)
     for key in a:
-        torch.testing.assert_close(a[key], b[key].detach(), rtol=0, atol=STRICT, msg=key)
+        torch.testing.assert_close(a[key], b[key].detach(), rtol=0, atol=TIGHT, msg=key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from model_helpers import STRICT
+from support.tolerances import TIGHT
 
 from deepft.model import Layer, LoRALayer, apply_lora, merge_lora
 
@@ -40,7 +40,7 @@ def test_merged_equals_unmerged(make_model, water):
     assert all(type(model.fitting.nets[0].layers[k]) is Layer for k in range(3))
     merged = model(coord, box, atype)
     for key in unmerged:
-        torch.testing.assert_close(merged[key], unmerged[key], rtol=STRICT, atol=STRICT,
+        torch.testing.assert_close(merged[key], unmerged[key], rtol=TIGHT, atol=TIGHT,
                                    msg=key)
     assert not any(k.endswith(("lora_a", "lora_b")) for k in model.state_dict())
 
@@ -54,5 +54,5 @@ def test_lora_layer_math():
     x = torch.randn(4, 6, dtype=torch.float64)
     w = base.matrix + 0.5 * lora.lora_a @ lora.lora_b
     want = x + torch.tanh(x @ w + base.bias) * base.idt
-    torch.testing.assert_close(lora(x), want, rtol=STRICT, atol=STRICT)
-    torch.testing.assert_close(lora.merge()(x), want, rtol=STRICT, atol=STRICT)
+    torch.testing.assert_close(lora(x), want, rtol=TIGHT, atol=TIGHT)
+    torch.testing.assert_close(lora.merge()(x), want, rtol=TIGHT, atol=TIGHT)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from model_helpers import STRICT
+from support.tolerances import TIGHT
 
 from deepft.model.network import EmbeddingNet, FittingNet, Layer, derive_seed, get_activation
 
@@ -33,7 +33,7 @@ def test_layer_resnet_rule(nin, nout, skip, resnet_dt):
     x = torch.randn(3, 5, nin, dtype=torch.float64)
     y = layer(x)
     assert y.shape == (3, 5, nout)
-    torch.testing.assert_close(y, plain(layer, x, torch.tanh), rtol=STRICT, atol=STRICT)
+    torch.testing.assert_close(y, plain(layer, x, torch.tanh), rtol=TIGHT, atol=TIGHT)
 
 
 def test_layer_without_resnet_has_no_skip():
@@ -46,7 +46,7 @@ def test_layer_without_resnet_has_no_skip():
 def test_activations():
     x = torch.linspace(-3, 3, 41, dtype=torch.float64)
     gelu = 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-    torch.testing.assert_close(get_activation("gelu")(x), gelu, rtol=STRICT, atol=STRICT)
+    torch.testing.assert_close(get_activation("gelu")(x), gelu, rtol=TIGHT, atol=TIGHT)
     torch.testing.assert_close(get_activation("silu")(x), x * torch.sigmoid(x))
     torch.testing.assert_close(get_activation("relu")(x), x.clamp(min=0))
     assert get_activation("linear")(x) is x and get_activation(None)(x) is x
@@ -113,8 +113,8 @@ def test_forward_tangent_equals_jvp(activation, nin, nout):
     xt = torch.randn(6, nin, dtype=torch.float64, generator=gen)
     y, yt = layer.forward_tangent(x, xt)
     y_ref, yt_ref = torch.func.jvp(layer, (x,), (xt,))
-    torch.testing.assert_close(y, y_ref, rtol=STRICT, atol=STRICT, msg=activation)
-    torch.testing.assert_close(yt, yt_ref, rtol=STRICT, atol=STRICT, msg=activation)
+    torch.testing.assert_close(y, y_ref, rtol=TIGHT, atol=TIGHT, msg=activation)
+    torch.testing.assert_close(yt, yt_ref, rtol=TIGHT, atol=TIGHT, msg=activation)
 
 
 @pytest.mark.parametrize("nin,nout,resnet_dt", [(1, 4, False), (4, 4, True), (4, 8, True),
@@ -137,6 +137,6 @@ def test_embedding_net_tangent_matches_autograd():
     net = EmbeddingNet([4, 8, 8], resnet_dt=True, seed=9)
     s = torch.linspace(-2, 3, 11, dtype=torch.float64).reshape(11, 1).requires_grad_()
     g, gt = net.forward_tangent(s)
-    torch.testing.assert_close(g, net(s), rtol=STRICT, atol=STRICT)
+    torch.testing.assert_close(g, net(s), rtol=TIGHT, atol=TIGHT)
     jac = torch.stack([torch.autograd.grad(net(s)[:, m].sum(), s)[0][:, 0] for m in range(8)], 1)
-    torch.testing.assert_close(gt, jac, rtol=STRICT, atol=STRICT)
+    torch.testing.assert_close(gt, jac, rtol=TIGHT, atol=TIGHT)

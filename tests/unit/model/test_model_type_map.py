@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_helpers import set_random_stats, small_model_cfg
+from support.models import set_random_stats, small_model_cfg
 
 from deepft.model import build_model, build_multitask_model, change_type_map
 

@@ -7,7 +7,8 @@ import logging
 import deepft._core as core
 import numpy as np
 import pytest
-from conftest import formatted_oracle, random_system
+from support.neighbors import formatted_oracle, random_system
+from support.tolerances import TIGHT
 
 from deepft.ops import build_nlist
 from deepft.ops import neighbor as neighbor_mod
@@ -157,7 +158,7 @@ def test_ghost_form_equals_periodic_table():
     np.testing.assert_array_equal(mapped, ref.nlist[0])
     ref_rij = np.where(ref.nlist[0][..., None] >= 0,
                        pos[np.maximum(ref.nlist[0], 0)] + ref.image[0] @ cell - pos[:, None], 0)
-    np.testing.assert_allclose(rij, ref_rij, atol=1e-12)
+    np.testing.assert_allclose(rij, ref_rij, atol=TIGHT)
     np.testing.assert_array_equal(max_nei, ref.max_neighbors)
     np.testing.assert_array_equal(counts, ref.type_counts[0])
 

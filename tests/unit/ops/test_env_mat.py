@@ -6,13 +6,14 @@ import deepft._core as core
 import numpy as np
 import pytest
 import torch
+from support.tolerances import FLOAT32_KERNEL, STRICT, TIGHT
 
 from deepft.ops import build_nlist, env_mat_se_a
 from deepft.ops import reference as ref
 
 RCUT, RCUT_SMTH = 6.0, 0.5
-STRICT64 = dict(rtol=1e-12, atol=1e-12)
-COARSE32 = dict(rtol=2e-5, atol=2e-5)
+STRICT64 = dict(rtol=TIGHT, atol=TIGHT)
+COARSE32 = dict(rtol=FLOAT32_KERNEL, atol=FLOAT32_KERNEL)
 
 
 def random_pairs(seed=0, nf=2, nloc=6, nnei=20, dtype=torch.float64, rcut=RCUT, smth=RCUT_SMTH):
@@ -116,7 +117,7 @@ def test_vjp_jvp_hvp_equal_autograd_of_reference():
                                jvp, **STRICT64)
     np.testing.assert_allclose(
         core.env_mat_se_a_hvp(*args, g.reshape(*shape, 4).numpy(), v.reshape(*shape, 3).numpy()),
-        hvp.reshape(*shape, 3).numpy(), rtol=1e-10, atol=1e-10)
+        hvp.reshape(*shape, 3).numpy(), rtol=STRICT, atol=STRICT)
 
 
 def test_gradcheck_and_gradgradcheck():
@@ -146,7 +147,7 @@ def test_force_loss_parameter_gradient_equals_reference():
         return gw
 
     torch.testing.assert_close(param_grad(env_mat_se_a), param_grad(ref.env_mat_se_a),
-                               rtol=1e-10, atol=1e-10)
+                               rtol=STRICT, atol=STRICT)
 
 
 def test_padded_slots_have_zero_gradients():

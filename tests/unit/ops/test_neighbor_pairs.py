@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_system
+from support.neighbors import random_system
+from support.tolerances import TIGHT
 
 import deepft
 from deepft.ops.reference import brute_force_pairs
@@ -65,8 +66,8 @@ def test_pairs_sorted_by_i_and_symmetric():
 def test_distances_and_vectors():
     pos, cell = random_system(4, 30, CELLS["small_triclinic"], pbc=True)
     i, j, S, d, D = deepft.neighbor_list(pos, cell, True, 4.0, quantities="ijSdD")
-    np.testing.assert_allclose(D, pos[j] + S @ cell - pos[i], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(d, np.linalg.norm(D, axis=1), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(D, pos[j] + S @ cell - pos[i], rtol=0, atol=TIGHT)
+    np.testing.assert_allclose(d, np.linalg.norm(D, axis=1), rtol=0, atol=TIGHT)
     assert d.max() < 4.0
 
 

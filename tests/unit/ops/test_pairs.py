@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from support.tolerances import TIGHT
 
 from deepft.ops import build_nlist, pair_displacements
 
@@ -25,7 +26,7 @@ def test_values_and_mask():
     expected = (np.take_along_axis(pos, idx.reshape(2, -1, 1), 1).reshape(*idx.shape, 3)
                 + np.einsum("fiks,fsa->fika", nl.image, boxes.reshape(2, 3, 3)) - pos[:, :, None])
     expected[nl.nlist < 0] = 0
-    np.testing.assert_allclose(rij.numpy(), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rij.numpy(), expected, rtol=0, atol=TIGHT)
     np.testing.assert_array_equal(mask.numpy(), nl.nlist >= 0)
     assert (np.linalg.norm(expected, axis=-1)[nl.nlist >= 0] < 4.0).all()
 
@@ -60,5 +61,5 @@ def test_gradient_equals_torch_gather():
     rij = rij + torch.einsum("fiks,fsa->fika", torch.from_numpy(nl.image).double(),
                              b2.reshape(2, 3, 3))
     (torch.where(mask, rij, torch.zeros_like(rij)) * g).sum().backward()
-    torch.testing.assert_close(c.grad, c2.grad, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(b.grad, b2.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(c.grad, c2.grad, rtol=TIGHT, atol=TIGHT)
+    torch.testing.assert_close(b.grad, b2.grad, rtol=TIGHT, atol=TIGHT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.tolerances import STRICT, TIGHT
 
 from deepft.ops import build_nlist, env_mat_se_a, prod_force, prod_virial
 
@@ -48,15 +49,15 @@ def test_force_and_virial_equal_autograd(system):
     r = rij.detach().requires_grad_()
     (g,) = torch.autograd.grad(energy_of_rij(r, mask, ctype, weights), r)
     force = prod_force(g.numpy(), nl.nlist, len(coord))
-    np.testing.assert_allclose(force[0], -de_dx.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(force[0], -de_dx.numpy(), rtol=STRICT, atol=STRICT)
     assert abs(force[0].sum(axis=0)).max() < 1e-10, "forces must sum to zero"
 
     virial, atom_virial = prod_virial(g.numpy(), r.detach().numpy(), nl.nlist, len(coord),
                                       atomic=True)
     # DeePMD-kit: virial[a][b] = -sum_pairs g_a r_b = -(dE/d eps)^T for x -> x (1 + eps)
-    np.testing.assert_allclose(virial[0].reshape(3, 3), -de_deps.numpy().T, rtol=1e-10,
-                               atol=1e-10)
-    np.testing.assert_allclose(atom_virial[0].sum(axis=0), virial[0], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(virial[0].reshape(3, 3), -de_deps.numpy().T, rtol=STRICT,
+                               atol=STRICT)
+    np.testing.assert_allclose(atom_virial[0].sum(axis=0), virial[0], rtol=TIGHT, atol=STRICT)
 
 
 def test_atom_virial_definition(system):
@@ -69,7 +70,7 @@ def test_atom_virial_definition(system):
     expected = np.zeros((len(coord), 9))
     for i, n in zip(*np.nonzero(nl.nlist[0] >= 0), strict=True):
         expected[nl.nlist[0, i, n]] -= np.outer(g[0, i, n], rij[0, i, n]).ravel()
-    np.testing.assert_allclose(atom_virial[0], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(atom_virial[0], expected, rtol=TIGHT, atol=TIGHT)
 
 
 def test_ghost_atoms_receive_forces():

@@ -7,6 +7,7 @@ import deepft._core as core
 import numpy as np
 import pytest
 import torch
+from support.tolerances import STRICT, TIGHT
 
 import deepft
 from deepft.ops import build_nlist, env_mat_se_a, prod_force, prod_virial
@@ -67,4 +68,4 @@ def test_nlist_env_mat_prod_same_with_threads(water_dir, threads):
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
     for a, b in zip(one[2:], two[2:], strict=True):  # sums in another order: rounding only
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-10)
+        np.testing.assert_allclose(a, b, rtol=TIGHT, atol=STRICT)

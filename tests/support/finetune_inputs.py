@@ -1,9 +1,8 @@
-"""Small real inputs and in-process runs for the fine-tuning tests (tiny nets, few frames)."""
+"""Tiny real inputs of the fine-tuning tests (few frames, small nets) and the in-process
+``deepft train --finetune`` preparation."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from copy import deepcopy
 from pathlib import Path
 
@@ -36,6 +35,7 @@ def training(workdir: Path, numb_steps: int, **extra) -> dict:
 
 
 def organic_systems(organic_dir: Path) -> list[Path]:
+    """The organic_nopbc systems (folders with a type.raw), sorted by name."""
     return sorted(p for p in organic_dir.iterdir() if (p / "type.raw").exists())
 
 
@@ -72,32 +72,6 @@ def multitask_input(workdir: Path, water_dir: Path, organic_dir: Path, *, numb_s
     }
 
 
-def prepare(raw: dict, source: str = "input.json"):
-    """(cfg, tasks) as ``deepft train`` has them before building the model."""
-    from deepft.config import normalize
-    from deepft.train.setup import build_tasks, resolve_all_sel
-
-    cfg = normalize(deepcopy(raw), source=source)
-    tasks = build_tasks(cfg)
-    resolve_all_sel(cfg, tasks, skip_stat=False)
-    return cfg, tasks
-
-
-def pretrain(raw: dict) -> Path:
-    """Train ``raw`` from scratch in-process; returns the final checkpoint path."""
-    from deepft.model import build_from_config
-    from deepft.train.setup import model_probabilities
-    from deepft.train.statistics import compute_statistics
-    from deepft.train.trainer import Trainer
-
-    cfg, tasks = prepare(raw)
-    model = build_from_config(cfg)
-    compute_statistics(model, cfg, tasks)
-    trainer = Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
-    trainer.run()
-    return Path(f"{cfg['training']['save_ckpt']}-{cfg['training']['numb_steps']}.pt")
-
-
 def finetune(raw: dict, ckpt, *, model_branch=None, use_pretrain_script=False):
     """(model, report, cfg, tasks) of ``deepft train --finetune ckpt`` before step 0."""
     from deepft.commands.train import input_config
@@ -113,45 +87,10 @@ def finetune(raw: dict, ckpt, *, model_branch=None, use_pretrain_script=False):
     return model, report, cfg, tasks
 
 
-def trainer_for(model, cfg, tasks):
-    from deepft.train.setup import model_probabilities
-    from deepft.train.trainer import Trainer
-
-    return Trainer(cfg, model, tasks, model_probabilities(cfg, tasks))
-
-
-def load_model(ckpt):
-    """A checkpoint's model, rebuilt with its fine-tuning structure, weights loaded."""
-    from deepft.checkpoint import load_checkpoint, load_trained_model
-
-    return load_trained_model(load_checkpoint(ckpt), ckpt)
-
-
-def state_of(module) -> dict:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def shifted_copy(src: Path, dst: Path, shift: dict[str, float]) -> Path:
-    """Copy the system ``src`` to ``dst`` with every energy label shifted by
-    ``sum_atoms shift[element]`` (eV)."""
-    shutil.copytree(src, dst)
-    names = (src / "type_map.raw").read_text().split()
-    types = np.loadtxt(src / "type.raw", dtype=int, ndmin=1)
-    delta = sum(shift[names[t]] for t in types)
-    for energy in dst.glob("set.*/energy.npy"):
-        np.save(energy, np.load(energy) + delta)
-    return dst
-
-
 def frames_of(batch_list) -> tuple[np.ndarray, np.ndarray]:
-    """(counts nframes x ntypes, energies) of statistics batches."""
+    """(counts nframes x ntypes, energies nframes in eV) of statistics batches."""
     from deepft.data import count_matrix
 
     counts = count_matrix(batch_list).astype(float)
     energy = np.concatenate([np.asarray(b["energy"]).reshape(-1) for b in batch_list])
     return counts, energy
-
-
-def write_json(path: Path, obj) -> Path:
-    path.write_text(json.dumps(obj, indent=1))
-    return path

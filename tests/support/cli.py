@@ -1,22 +1,29 @@
-"""End-to-end CLI test helpers: a deepft runner and small but real water inputs."""
+"""End-to-end CLI helpers: a ``python -m deepft`` runner and small but real water inputs."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from support.paths import REPO
+
+
+def deepft_env(**extra: str) -> dict:
+    """os.environ for a deepft subprocess: one OpenMP thread, this checkout first on PYTHONPATH."""
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO) + os.pathsep
+                + os.environ.get("PYTHONPATH", ""), **extra)
 
 
 def run_deepft(*args: str, cwd: Path, check: bool = True, env_extra: dict | None = None
                ) -> subprocess.CompletedProcess:
     """Run ``python -m deepft ARGS`` in ``cwd`` on one thread; return the completed process."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO) + os.pathsep
-               + os.environ.get("PYTHONPATH", ""), **(env_extra or {}))
-    proc = subprocess.run([sys.executable, "-m", "deepft", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "deepft", *args], cwd=cwd,
+                          env=deepft_env(**(env_extra or {})), capture_output=True, text=True,
+                          timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"deepft {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
@@ -49,3 +56,26 @@ def small_water_input(water_dir: Path, *, numb_steps: int = 20, **training) -> d
     return cfg
 
 
+def write_json(obj, path: Path) -> Path:
+    """``obj`` as indented JSON at ``path``; returns ``path``."""
+    path.write_text(json.dumps(obj, indent=1))
+    return path
+
+
+def read_lcurve(path: Path):
+    """(column names, rows nrows x ncolumns) of an lcurve.out."""
+    import numpy as np
+
+    names = path.read_text().splitlines()[0].lstrip("#").split()
+    return names, np.loadtxt(path, ndmin=2)
+
+
+def copy_run(run: Path, dst: Path, names=None) -> Path:
+    """A writable copy of the run folder ``run`` (only ``names`` if given) at ``dst``."""
+    if names is None:
+        shutil.copytree(run, dst, symlinks=True)
+        return dst
+    dst.mkdir(parents=True)
+    for name in names:
+        (dst / name).write_bytes((run / name).read_bytes())
+    return dst

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_helpers import REPO
+from support.paths import EXAMPLES
 
-EXAMPLES = REPO / "examples"
 SMALL_DESCRIPTOR = {"neuron": [4, 8], "axis_neuron": 4}
 SMALL_FITTING = [8, 8]
 
@@ -52,8 +51,3 @@ def shrunk(relpath: str, data_root: Path, numb_steps: int = 20, disp_freq: int =
     for section in sections:
         _fix_paths(section, data_root)
     return cfg
-
-
-def write(cfg: dict, path: Path) -> Path:
-    path.write_text(json.dumps(cfg, indent=1))
-    return path

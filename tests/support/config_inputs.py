@@ -1,6 +1,6 @@
-"""Helpers of the config tests: DeePMD-kit's own example inputs.
+"""DeePMD-kit's own example inputs and comparisons of raw against normalized configs.
 
-inputs/ holds, byte for byte, DeePMD-kit's examples/water/se_e2_a/input.json and
+tests/unit/config/inputs/ holds, byte for byte, DeePMD-kit's examples/water/se_e2_a/input.json and
 input_torch.json (deepmodeling/deepmd-kit at f7f7f182a836), and its
 examples/water_multi_task/pytorch_example/input_torch.json and input_torch_sharefit.json with
 the shared dpa2 descriptor replaced by the se_e2_a descriptor of the water example (the only
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-INPUTS = Path(__file__).resolve().parent / "inputs"
+from support.paths import CONFIG_INPUTS
+
+INPUTS = CONFIG_INPUTS
 SINGLE = ("water_se_e2_a.json", "water_se_e2_a_torch.json")
 MULTI = ("water_multi_task_se_e2_a.json", "water_multi_task_sharefit_se_e2_a.json")
 
