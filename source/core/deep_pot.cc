@@ -14,6 +14,7 @@ namespace deepft {
 struct DeepPot::Impl {
   SeABranchConfig cfg;
   std::vector<std::string> branches;
+  std::vector<std::string> warnings;
   std::unique_ptr<Evaluator> evaluator;
   int64_t nnei = 0;
 };
@@ -85,12 +86,14 @@ DeepPot::DeepPot(DeepPot&&) noexcept = default;
 DeepPot& DeepPot::operator=(DeepPot&&) noexcept = default;
 
 void DeepPot::load(const std::string& path, const std::string& branch) {
-  const ModelFile file = ModelFile::read(path);
+  load(ModelFile::read(path), branch);
+}
+
+void DeepPot::load(const ModelFile& file, const std::string& branch) {
   auto impl = std::make_unique<Impl>();
   impl->cfg = read_branch_config(file, branch);
-  for (const auto& kv : file.header().at("branches").as_object()) {
-    impl->branches.push_back(kv.first);
-  }
+  impl->branches = file.field("branches").keys();
+  impl->warnings = file.warnings();
   impl->evaluator = make_evaluator(file, impl->cfg);
   impl->nnei = std::accumulate(impl->cfg.sel.begin(), impl->cfg.sel.end(), int64_t(0));
   blas::set_blas_single_threaded();
@@ -104,6 +107,7 @@ const DeepPot::Impl& DeepPot::impl() const {
   return *impl_;
 }
 
+const std::vector<std::string>& DeepPot::load_warnings() const { return impl().warnings; }
 const std::vector<std::string>& DeepPot::type_map() const { return impl().cfg.type_map; }
 int DeepPot::ntypes() const { return static_cast<int>(impl().cfg.type_map.size()); }
 double DeepPot::cutoff() const { return impl().cfg.rcut; }

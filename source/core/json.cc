@@ -8,7 +8,7 @@ namespace deepft {
 
 namespace {
 
-constexpr int kMaxDepth = 512;
+constexpr int kMaxDepth = 64;  // model headers nest about 6 levels
 
 }  // namespace
 
@@ -65,7 +65,7 @@ class JsonParser {
   }
 
   Json parse_value(int depth) {
-    if (depth > kMaxDepth) fail("nesting deeper than 512 levels");
+    if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     if (at_end()) fail("unexpected end of input");
     Json v;
     switch (peek()) {

@@ -203,6 +203,11 @@ void PairDeepFT::load_models(const std::vector<std::string>& paths) {
       }
     }
     fail_collectively(msg);
+    if (comm->me == 0) {
+      for (const std::string& w : models_.back()->load_warnings()) {
+        error->warning(FLERR, "pair_style deepft: {}", w);
+      }
+    }
     cutoff_ = std::max(cutoff_, models_.back()->cutoff() * dist_unit_);
   }
   type_idx_.assign(models_.size(), {});
