@@ -322,7 +322,9 @@ def _read_tensors(header: dict, data: bytes, start: int, path: Path,
 
 def upgrade_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Rewrite a model.dft of an older format version as the current version."""
-    model = read_model_file(source)
+    with warnings.catch_warnings():  # "no checksum" is what this upgrade fixes
+        warnings.simplefilter("ignore", ModelFileWarning)
+        model = read_model_file(source)
     header = {k: v for k, v in model.header.items()
               if k not in ("tensors", "blob_nbytes", "format_version")}
     return write_model_file(target, header, model.tensors)

@@ -298,6 +298,10 @@ void PairDeepFT::eval_model(size_t k, const std::vector<double>& coord,
   try {
     models_[k]->compute(result_, coord.data(), mtype.data(), nlocal, nall, list_view(), nullptr,
                         atomic);
+  } catch (const deepft::AtomsTooCloseError& e) {  // name the atoms by their LAMMPS IDs
+    error->one(FLERR, "pair_style deepft: model {}: atoms with IDs {} and {} are {:.6g} Å apart "
+               "at step {}, closer than the model can evaluate ({})", model_paths_[k],
+               atom->tag[e.i], atom->tag[e.j], e.distance, update->ntimestep, e.hint());
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style deepft: model {}: {}", model_paths_[k], e.what());
   }
