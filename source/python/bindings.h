@@ -105,14 +105,14 @@ class CudaArgs {
     namespace py = pybind11;
     if (obj.is_none() && use == CudaUse::kOptionalOut) return nullptr;
     const std::string n(name);
-    if (!py::hasattr(obj, "__cuda_array_interface__")) {
-      throw py::type_error(n + " must be a CUDA array (a torch CUDA tensor), got " +
-                           py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-    }
     py::dict cai;
     try {
       cai = obj.attr("__cuda_array_interface__").cast<py::dict>();
-    } catch (py::error_already_set& e) {
+    } catch (py::error_already_set& e) {  // AttributeError: not a CUDA array; torch raises
+      if (e.matches(PyExc_AttributeError)) {  // RuntimeError for tensors requiring grad
+        throw py::type_error(n + " must be a CUDA array (a torch CUDA tensor), got " +
+                             py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+      }
       throw py::type_error(n + ": " + e.what());
     }
     const std::string typestr = py::str(cai["typestr"]);
