@@ -1,7 +1,9 @@
 #include "model_file.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <type_traits>
@@ -154,17 +156,23 @@ HeaderField ModelFile::field(std::string_view key) const {
 }
 
 ModelFile ModelFile::read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ModelFileError(path + ": is a directory, not a model file",
+                         "pass the path of the model.dft file");
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ModelFileError(path + ": cannot open the model file",
                          "check the path of the frozen model");
   }
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw ModelFileError(path + ": cannot read the model file", kHintRefreeze);
-  std::vector<unsigned char> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (in.gcount() != size) throw ModelFileError(path + ": read error", kHintRefreeze);
+  // streamed (no tellg): works for pipes and /proc files, and never trusts a size up front
+  std::vector<unsigned char> bytes;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+  }
+  if (in.bad()) throw ModelFileError(path + ": read error", kHintRefreeze);
   return parse(std::move(bytes), path);
 }
 

@@ -54,7 +54,9 @@ SeABranchConfig read_branch_config(const ModelFile& file, const std::string& bra
   if (!branches.has(c.name)) {
     throw ModelFileError(file.path() + ": no branch '" + c.name + "'; the model has " +
                              join(names),
-                         branch.empty() ? "" : "choose one of the listed branches");
+                         branch.empty() ? "the header's default_branch names no branch: freeze "
+                                          "the checkpoint again with `deepft freeze`"
+                                        : "choose one of the listed branches");
   }
   const HeaderField b = branches.at(c.name);
   const HeaderField tm = b.has("type_map") ? b.at("type_map") : file.field("type_map");

@@ -239,3 +239,10 @@ TEST(non_finite_or_unrepresentable_weights_are_refused) {
     CHECK_THROWS(load(assemble(q)), ModelFileError, "'descriptor.davg' holds a non-finite");
   }
 }
+
+TEST(paths_that_are_not_model_files_are_refused) {
+  const std::string dir = good_path().substr(0, good_path().find_last_of('/'));
+  CHECK_THROWS(ModelFile::read(dir), ModelFileError, "is a directory, not a model file");
+  CHECK_THROWS(ModelFile::read(dir + "/no_such.dft"), ModelFileError, "cannot open");
+  CHECK_THROWS(ModelFile::read("/dev/null"), ModelFileError, "bad magic bytes");
+}
