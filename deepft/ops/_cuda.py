@@ -102,5 +102,5 @@ def prod_call(virial: bool, grad_rij, rij, nlist, nall: int, atomic: bool):
             return force
         vir = torch.empty((nframes, 9), dtype=dt, device=dev)
         atom = torch.empty((nframes, nall, 9), dtype=dt, device=dev) if atomic else None
-        fn(True, grad_rij, rij.detach(), nlist, nall, vir, atom, _stream(dev))
+        fn(True, grad_rij, rij.detach().contiguous(), nlist, nall, vir, atom, _stream(dev))
     return (vir, atom) if atomic else vir
