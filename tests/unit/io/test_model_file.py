@@ -148,7 +148,8 @@ def test_corrupt_header_and_inconsistent_tensor_entry(tmp_path):
     path = _write(tmp_path)
     data = bytearray(path.read_bytes())
     data[24] = ord("[")  # header no longer valid JSON; checksum re-stamped
-    struct.pack_into("<I", data, 12, zlib.crc32(data[24:24 + struct.unpack_from("<Q", data, 16)[0]]))
+    hlen = struct.unpack_from("<Q", data, 16)[0]
+    struct.pack_into("<I", data, 12, zlib.crc32(data[24:24 + hlen]))
     bad = tmp_path / "badjson.dft"
     bad.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="badjson.dft: corrupt model header"):
