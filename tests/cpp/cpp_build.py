@@ -55,9 +55,24 @@ def _run(cmd: list[str], what: str) -> None:
                            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
 
 
+def openblas_dir(out: Path) -> str | None:
+    """The scipy-openblas32 library folder the build found (None: plain-loop fallback)."""
+    cache = (out / "CMakeCache.txt").read_text()
+    found = re.search(r"^DEEPFT_OPENBLAS_LIBDIR:INTERNAL=(.+)$", cache, re.MULTILINE)
+    return found[1] if found else None
+
+
 def run(exe: Path, args: list[str], env: dict[str, str], timeout: float):
-    """Runs a test executable; returns the CompletedProcess (stdout, stderr as text)."""
+    """Runs a test executable; returns the CompletedProcess (stdout, stderr as text).
+
+    The core dlopens OpenBLAS through the executable's RUNPATH; under ASan the dlopen call is
+    intercepted (the caller becomes libasan, whose search path lacks it), so the wheel's folder
+    is put on LD_LIBRARY_PATH: the sanitizer build then runs the OpenBLAS path too."""
     full = {**os.environ, **SANITIZER_ENV, **env}
+    libdir = openblas_dir(exe.parent)
+    if libdir is not None:
+        full["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (libdir, os.environ.get("LD_LIBRARY_PATH")) if p)
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=full,
                           timeout=timeout)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "infer"))
-from cpp_build import build, run, sanitizer_reports  # noqa: E402
+from cpp_build import build, openblas_dir, run, sanitizer_reports  # noqa: E402
 from infer_models import write_model  # noqa: E402
 
 from deepft.io.model_file import encode_model_file, read_model_file  # noqa: E402
@@ -52,6 +52,9 @@ def test_cpp_unit_tests(cpp_build, seed_models):
                TIMEOUT_S[kind])
     assert not sanitizer_reports(proc.stderr), proc.stderr[-6000:]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    # the dense-math backend the build found is the one that ran (no silent fallback)
+    backend = "OpenBLAS" if openblas_dir(out) else "plain loops"
+    assert f"dense math: {backend}" in proc.stdout, proc.stdout[:500]
     summary = re.search(r"(\d+) tests, (\d+) failed checks", proc.stdout)
     assert summary and int(summary[1]) >= MIN_TESTS and int(summary[2]) == 0, proc.stdout
 
