@@ -40,6 +40,11 @@ class ModelFileError(DeepftError):
     """A checkpoint or frozen model file is missing, truncated or of the wrong kind/version."""
 
 
+class ModelFileWarning(UserWarning):
+    """A model file loads but is weaker than it should be (a version-1 model.dft carries no
+    checksum, so corruption cannot be detected)."""
+
+
 class TrainingError(DeepftError):
     """Training cannot continue (e.g. a NaN loss); the message names step, branch and system."""
 

@@ -6,6 +6,7 @@ as ``support.<module>`` (see tests/support/__init__.py), whatever the working di
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,3 +33,22 @@ def water_dir(data_root) -> Path:
 @pytest.fixture(scope="session")
 def organic_dir(data_root) -> Path:
     return data_root / "organic_nopbc"
+
+
+REQUIRE_CUDA_ENV = "DEEPFT_REQUIRE_CUDA"
+
+
+def skip_unless_cuda(available: bool, reason: str) -> None:
+    """Skip the calling test when the CUDA requirement is not met, or fail it when the runner
+    sets DEEPFT_REQUIRE_CUDA=1 (a GPU runner must not pass the CUDA tests by skipping them)."""
+    if available:
+        return
+    if os.environ.get(REQUIRE_CUDA_ENV) == "1":
+        pytest.fail(f"{REQUIRE_CUDA_ENV}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture()
+def require_cuda():
+    """``require_cuda(available, reason)``: see skip_unless_cuda."""
+    return skip_unless_cuda

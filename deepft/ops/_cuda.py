@@ -1,5 +1,7 @@
-"""CUDA entry points: torch CUDA tensors in and out, kernels called on raw device addresses
-(``data_ptr()``) on torch's current stream. Only imported for CUDA tensors."""
+"""CUDA entry points: torch CUDA tensors in and out, kernels run on torch's current stream.
+The bindings receive the tensors themselves (``__cuda_array_interface__``) and check device,
+dtype, shape and contiguity before any launch (TypeError / ValueError naming the argument).
+Only imported for CUDA tensors."""
 
 from __future__ import annotations
 
@@ -53,9 +55,8 @@ def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
     counts = torch.empty((nframes, nloc, ntypes), dtype=torch.int64, device=dev)
     fn = getattr(core, f"build_nlist_cuda_{_suffix(coord.dtype)}")
     with torch.cuda.device(dev):
-        fn(coord.data_ptr(), 0 if box is None else box.data_ptr(), atype.data_ptr(), nframes,
-           nloc, rcut, np.asarray(sel, dtype=np.int64), nlist.data_ptr(), image.data_ptr(), 0,
-           max_nei.data_ptr(), counts.data_ptr(), _stream(dev))
+        fn(coord, box, atype, rcut, np.asarray(sel, dtype=np.int64), nlist, image=image,
+           max_neighbors=max_nei, type_counts=counts, stream=_stream(dev))
     return nlist, image, max_nei.cpu(), counts
 
 
@@ -70,35 +71,34 @@ def env_mat_call(op: int, rij, mask, center_type, davg, dstd, rcut, rcut_smth, a
     width = {0: 4, 1: 3, 2: 4, 3: 3}[op]
     out = torch.empty((ncenter, nnei, width), dtype=dt, device=dev)
     fn = getattr(core, f"env_mat_se_a_cuda_{_suffix(dt)}")
-    args = (rij.data_ptr(), mask.data_ptr(), center_type.data_ptr(), ncenter, nnei,
-            davg.data_ptr(), dstd.data_ptr(), davg.shape[0], rcut, rcut_smth)
-    a = None if a is None else a.contiguous()
-    b = None if b is None else b.contiguous()
+    args = (rij.detach(), mask.detach(), center_type.detach(), davg.detach(), dstd.detach(),
+            rcut, rcut_smth)
+    a = None if a is None else a.detach().contiguous()
+    b = None if b is None else b.detach().contiguous()
     stream = _stream(dev)
     with torch.cuda.device(dev):
         if op == 0:  # a = em, b = deriv (none)
-            fn(0, *args, out.data_ptr(), 0, 0, stream)
+            fn(0, *args, out, None, None, stream)
         elif op in (1, 2):  # a = incoming vector, b = output
-            fn(op, *args, a.data_ptr(), out.data_ptr(), 0, stream)
+            fn(op, *args, a, out, None, stream)
         else:  # a = grad_em, b = tangent_rij, c = output
-            fn(3, *args, a.data_ptr(), b.data_ptr(), out.data_ptr(), stream)
+            fn(3, *args, a, b, out, stream)
     return out
 
 
 def prod_call(virial: bool, grad_rij, rij, nlist, nall: int, atomic: bool):
     """prod_force / prod_virial on CUDA tensors (nframes x nloc x nnei [x 3])."""
     core = _core()
-    nframes, nloc, nnei = nlist.shape
+    nframes = nlist.shape[0]
     dev, dt = grad_rij.device, grad_rij.dtype
     fn = getattr(core, f"prod_cuda_{_suffix(dt)}")
+    grad_rij, nlist = grad_rij.detach().contiguous(), nlist.detach()
     with torch.cuda.device(dev):
         if not virial:
             force = torch.empty((nframes, nall, 3), dtype=dt, device=dev)
-            fn(False, grad_rij.data_ptr(), 0, nlist.data_ptr(), nframes, nloc, nnei, nall,
-               force.data_ptr(), 0, _stream(dev))
+            fn(False, grad_rij, None, nlist, nall, force, None, _stream(dev))
             return force
         vir = torch.empty((nframes, 9), dtype=dt, device=dev)
         atom = torch.empty((nframes, nall, 9), dtype=dt, device=dev) if atomic else None
-        fn(True, grad_rij.data_ptr(), rij.data_ptr(), nlist.data_ptr(), nframes, nloc, nnei,
-           nall, vir.data_ptr(), 0 if atom is None else atom.data_ptr(), _stream(dev))
+        fn(True, grad_rij, rij.detach().contiguous(), nlist, nall, vir, atom, _stream(dev))
     return (vir, atom) if atomic else vir

@@ -1,5 +1,7 @@
 #include "deep_pot.h"
 
+#include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "gemm.h"
@@ -14,6 +16,7 @@ namespace deepft {
 struct DeepPot::Impl {
   SeABranchConfig cfg;
   std::vector<std::string> branches;
+  std::vector<std::string> warnings;
   std::unique_ptr<Evaluator> evaluator;
   int64_t nnei = 0;
 };
@@ -38,6 +41,64 @@ void check_types(const int32_t* atype, int64_t n, int ntypes,
                            ", outside [0, " + std::to_string(ntypes) + ")",
                        "atom types index the model's type map [" + names + "]");
     }
+  }
+}
+
+/// Geometry of formatted rows, to name the atoms of a failing pair.
+struct Rows {
+  const std::vector<int64_t>& nlist;  ///< [nrow, nnei] neighbor index or -1
+  const std::vector<double>& rij;     ///< [nrow, nnei, 3] Å
+  int64_t nrow, nnei, per_frame;      ///< row r is atom r % per_frame of frame r / per_frame
+};
+
+double pair_distance(const Rows& g, int64_t row, int64_t s) {
+  const double* x = g.rij.data() + (row * g.nnei + s) * 3;
+  return std::sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+}
+
+[[noreturn]] void too_close(const Rows& g, int64_t row, int64_t s, const std::string& what) {
+  const int64_t f = row / g.per_frame, i = row % g.per_frame, j = g.nlist[row * g.nnei + s];
+  const double r = pair_distance(g, row, s);
+  char dist[32];
+  std::snprintf(dist, sizeof(dist), "%.6g", r);
+  throw AtomsTooCloseError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
+                               (g.per_frame != g.nrow ? " of frame " + std::to_string(f) : "") +
+                               " are " + dist + " Å apart: " + what,
+                           f, i, j, r);
+}
+
+/// The se_e2_a descriptor is singular at r = 0: refuse such pairs before evaluating.
+void check_no_overlap(const Rows& g) {
+  for (int64_t row = 0; row < g.nrow; ++row) {
+    for (int64_t s = 0; s < g.nnei; ++s) {
+      if (g.nlist[row * g.nnei + s] >= 0 && pair_distance(g, row, s) == 0.0) {
+        too_close(g, row, s, "the model is singular at distance 0");
+      }
+    }
+  }
+}
+
+/// Never return NaN/inf silently: a non-finite atomic energy or pair gradient comes from a
+/// pair so close that the model overflows; name the nearest neighbor of the first such atom.
+void check_finite(const Rows& g, const std::vector<double>& atom_energy,
+                  const std::vector<double>& grad) {
+  for (int64_t row = 0; row < g.nrow; ++row) {
+    bool ok = std::isfinite(atom_energy[row]);
+    for (int64_t k = row * g.nnei * 3; ok && k < (row + 1) * g.nnei * 3; ++k) {
+      ok = std::isfinite(grad[k]);
+    }
+    if (ok) continue;
+    int64_t nearest = -1;
+    for (int64_t s = 0; s < g.nnei; ++s) {
+      if (g.nlist[row * g.nnei + s] >= 0 &&
+          (nearest < 0 || pair_distance(g, row, s) < pair_distance(g, row, nearest))) {
+        nearest = s;
+      }
+    }
+    const std::string what = "the model gives a non-finite energy or force at this distance";
+    if (nearest >= 0) too_close(g, row, nearest, what);
+    throw std::runtime_error("non-finite energy of atom " + std::to_string(row % g.per_frame) +
+                             ", which has no neighbor (the model is numerically broken)");
   }
 }
 
@@ -85,12 +146,14 @@ DeepPot::DeepPot(DeepPot&&) noexcept = default;
 DeepPot& DeepPot::operator=(DeepPot&&) noexcept = default;
 
 void DeepPot::load(const std::string& path, const std::string& branch) {
-  const ModelFile file = ModelFile::read(path);
+  load(ModelFile::read(path), branch);
+}
+
+void DeepPot::load(const ModelFile& file, const std::string& branch) {
   auto impl = std::make_unique<Impl>();
   impl->cfg = read_branch_config(file, branch);
-  for (const auto& kv : file.header().at("branches").as_object()) {
-    impl->branches.push_back(kv.first);
-  }
+  impl->branches = file.field("branches").keys();
+  impl->warnings = file.warnings();
   impl->evaluator = make_evaluator(file, impl->cfg);
   impl->nnei = std::accumulate(impl->cfg.sel.begin(), impl->cfg.sel.end(), int64_t(0));
   blas::set_blas_single_threaded();
@@ -104,6 +167,7 @@ const DeepPot::Impl& DeepPot::impl() const {
   return *impl_;
 }
 
+const std::vector<std::string>& DeepPot::load_warnings() const { return impl().warnings; }
 const std::vector<std::string>& DeepPot::type_map() const { return impl().cfg.type_map; }
 int DeepPot::ntypes() const { return static_cast<int>(impl().cfg.type_map.size()); }
 double DeepPot::cutoff() const { return impl().cfg.rcut; }
@@ -131,9 +195,12 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, int64_t nframes, 
   check(build_nlist<double>(coord, box, atype, nframes, natoms, fmt, nout), "build_nlist");
   std::vector<int32_t> ctype(nc);
   for (int64_t f = 0; f < nframes; ++f) std::copy(atype, atype + natoms, ctype.data() + f * natoms);
+  const Rows rows{nlist, rij, nc, nnei, natoms};
+  check_no_overlap(rows);
   std::vector<double> atom_energy(nc), grad(nc * nnei * 3);
   m.evaluator->evaluate({nc, nnei, nlist.data(), rij.data(), ctype.data()},
                         {atom_energy.data(), grad.data()});
+  check_finite(rows, atom_energy, grad);
   reduce(out, atom_energy, grad, rij, nlist, nframes, natoms, nnei, natoms, atomic);
 }
 
@@ -168,9 +235,12 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, const int32_t* at
   const ExternalNeighborList ext{list.inum, list.ilist, list.numneigh, list.firstneigh};
   check(format_nlist_from_full_list<double>(coord, atype, nloc, nall, ext, fmt, nout),
         "format_nlist_from_full_list");
+  const Rows rows{nlist, rij, nloc, nnei, nloc};
+  check_no_overlap(rows);
   std::vector<double> atom_energy(nloc), grad(nloc * nnei * 3);
   m.evaluator->evaluate({nloc, nnei, nlist.data(), rij.data(), atype},
                         {atom_energy.data(), grad.data()});
+  check_finite(rows, atom_energy, grad);
   reduce(out, atom_energy, grad, rij, nlist, 1, nloc, nnei, nall, atomic);
   if (mapping == nullptr) return;
   for (int64_t j = nloc; j < nall; ++j) {

@@ -28,6 +28,8 @@
 
 namespace deepft {
 
+class ModelFile;
+
 /// Results of one compute() call; vectors are resized by compute() (reuse the object across
 /// calls to avoid allocations).
 struct DeepPotOutput {
@@ -67,6 +69,11 @@ class DeepPot {
   /// Throws ModelFileError (missing/corrupt/unsupported file, unknown branch; the message
   /// lists the branches).
   void load(const std::string& path, const std::string& branch = "");
+  /// Same from a model file already read (ModelFile::read / ModelFile::parse, model_file.h).
+  void load(const ModelFile& file, const std::string& branch = "");
+  /// Non-fatal findings of the last load (a version-1 file without checksums); callers show
+  /// them to the user (Python: warnings.warn, LAMMPS: error->warning).
+  const std::vector<std::string>& load_warnings() const;
 
   bool loaded() const noexcept;
   /// Element name of each atom type of the loaded branch; atom types index this list.

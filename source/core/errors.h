@@ -3,6 +3,7 @@
 // into error->one / error->all.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,21 @@ class InputError : public std::invalid_argument {
 
  private:
   std::string hint_;
+};
+
+/// Two atoms are closer than the model can evaluate (at the same position, where the
+/// descriptor's 1/r is singular, or so close that the result overflows). `i` is the center
+/// atom, `j` its neighbor (indices as the caller numbered them: local + ghost for the
+/// neighbor-list form), `distance` in Å; `frame` is 0 for the neighbor-list form.
+class AtomsTooCloseError : public InputError {
+ public:
+  AtomsTooCloseError(const std::string& message, int64_t frame, int64_t i, int64_t j,
+                     double distance)
+      : InputError(message, "check the structure for overlapping atoms (duplicated positions, "
+                            "wrong units, a bad wrap)"),
+        frame(frame), i(i), j(j), distance(distance) {}
+  int64_t frame, i, j;
+  double distance;
 };
 
 }  // namespace deepft

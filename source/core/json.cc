@@ -3,12 +3,13 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <unordered_set>
 
 namespace deepft {
 
 namespace {
 
-constexpr int kMaxDepth = 512;
+constexpr int kMaxDepth = 64;  // model headers nest about 6 levels
 
 }  // namespace
 
@@ -65,7 +66,7 @@ class JsonParser {
   }
 
   Json parse_value(int depth) {
-    if (depth > kMaxDepth) fail("nesting deeper than 512 levels");
+    if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     if (at_end()) fail("unexpected end of input");
     Json v;
     switch (peek()) {
@@ -97,6 +98,7 @@ class JsonParser {
   Json parse_object(int depth) {
     Json v;
     v.type_ = Json::Type::kObject;
+    std::unordered_set<std::string> seen;
     expect('{');
     skip_ws();
     if (peek() == '}') {
@@ -107,9 +109,8 @@ class JsonParser {
       skip_ws();
       if (peek() != '"') fail("expected a string key");
       std::string key = parse_string();
-      for (const auto& kv : v.object_) {
-        if (kv.first == key) fail("duplicate key '" + key + "'");
-      }
+      // hashed, so a crafted header with millions of keys costs O(n), not O(n^2)
+      if (!seen.insert(key).second) fail("duplicate key '" + key + "'");
       skip_ws();
       expect(':');
       skip_ws();

@@ -3,7 +3,7 @@
 // Json::parse accepts exactly one JSON value surrounded by optional whitespace; it decodes
 // string escapes (including \uXXXX surrogate pairs, written out as UTF-8), rejects control
 // characters in strings, NaN/Infinity, trailing commas, leading zeros and duplicate object keys,
-// and limits nesting to 512 levels. Errors are JsonError with "line L, column C: what".
+// and limits nesting to 64 levels (a crafted header cannot exhaust the stack). Errors are JsonError with "line L, column C: what".
 // Numbers are kept as double; integers that fit in int64 are also kept exactly.
 #pragma once
 

@@ -1,9 +1,15 @@
 #include "model_file.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <string_view>
+#include <limits>
+#include <type_traits>
 
+#include "checked_int.h"
+#include "checksum.h"
 #include "errors.h"
 
 namespace deepft {
@@ -12,7 +18,9 @@ namespace {
 
 constexpr char kMagic[8] = {'D', 'E', 'E', 'P', 'F', 'T', 'M', 'D'};
 constexpr int64_t kAlign = 64;
-constexpr int64_t kPreamble = 24;  // magic 8 + version 4 + reserved 4 + header length 8
+constexpr int64_t kPreamble = 24;  // magic 8 + version 4 + header crc32 (v2) 4 + length 8
+constexpr int64_t kMaxDims = 8;    // tensors of deepft models have at most 2 dimensions
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 const char* kHintRefreeze = "freeze the checkpoint again with `deepft freeze`";
 
 bool host_is_little_endian() {
@@ -29,96 +37,246 @@ U read_le(const unsigned char* p) {
   return value;
 }
 
-int64_t dtype_size(const std::string& dtype) {
-  if (dtype == "float64") return 8;
-  if (dtype == "float32") return 4;
-  return 0;
+int64_t dtype_size(const std::string& dtype) { return dtype == "float64" ? 8 : 4; }
+
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
 }
 
 }  // namespace
+
+// ---- HeaderField -----------------------------------------------------------------------------
+
+void HeaderField::fail(const std::string& what) const {
+  file_->fail("header field '" + name_ + "': " + what);
+}
+
+bool HeaderField::has(std::string_view key) const {
+  if (!value_->is_object()) fail(std::string("expected object, got ") + Json::type_name(value_->type()));
+  return value_->find(key) != nullptr;
+}
+
+HeaderField HeaderField::at(std::string_view key) const {
+  if (!has(key)) fail("missing key '" + std::string(key) + "'");
+  return HeaderField(*file_, *value_->find(key), name_ + "." + std::string(key));
+}
+
+HeaderField HeaderField::at(size_t index) const {
+  if (!value_->is_array()) fail(std::string("expected array, got ") + Json::type_name(value_->type()));
+  if (index >= value_->size()) {
+    fail("index " + std::to_string(index) + " out of range (size " +
+         std::to_string(value_->size()) + ")");
+  }
+  return HeaderField(*file_, value_->at(index), name_ + "[" + std::to_string(index) + "]");
+}
+
+size_t HeaderField::size() const {
+  if (!value_->is_array() && !value_->is_object()) {
+    fail(std::string("expected array or object, got ") + Json::type_name(value_->type()));
+  }
+  return value_->size();
+}
+
+std::vector<std::string> HeaderField::keys() const {
+  if (!value_->is_object()) fail(std::string("expected object, got ") + Json::type_name(value_->type()));
+  std::vector<std::string> out;
+  for (const auto& kv : value_->as_object()) out.push_back(kv.first);
+  return out;
+}
+
+bool HeaderField::as_bool() const {
+  if (!value_->is_bool()) fail(std::string("expected bool, got ") + Json::type_name(value_->type()));
+  return value_->as_bool();
+}
+
+int64_t HeaderField::as_int(int64_t lo, int64_t hi) const {
+  if (!value_->is_integer()) {
+    fail(value_->is_number() ? "expected an integer, got " + fmt_double(value_->as_double())
+                             : std::string("expected integer, got ") +
+                                   Json::type_name(value_->type()));
+  }
+  const int64_t v = value_->as_int();
+  if (v < lo || v > hi) {
+    fail(std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+         "]");
+  }
+  return v;
+}
+
+double HeaderField::as_double(double lo, double hi) const {
+  if (!value_->is_number()) fail(std::string("expected number, got ") + Json::type_name(value_->type()));
+  const double v = value_->as_double();
+  if (!(v >= lo && v <= hi)) {
+    fail(fmt_double(v) + " is outside [" + fmt_double(lo) + ", " + fmt_double(hi) + "]");
+  }
+  return v;
+}
+
+const std::string& HeaderField::as_string() const {
+  if (!value_->is_string()) fail(std::string("expected string, got ") + Json::type_name(value_->type()));
+  return value_->as_string();
+}
+
+const std::string& HeaderField::as_choice(std::initializer_list<const char*> choices) const {
+  const std::string& s = as_string();
+  std::string list;
+  for (const char* c : choices) {
+    if (s == c) return s;
+    list += (list.empty() ? "'" : ", '") + std::string(c) + "'";
+  }
+  fail("'" + s + "' is not one of " + list);
+}
+
+std::vector<int64_t> HeaderField::int_list(int64_t lo, int64_t hi) const {
+  std::vector<int64_t> out(size());
+  if (!value_->is_array()) fail("expected array, got object");
+  for (size_t k = 0; k < out.size(); ++k) out[k] = at(k).as_int(lo, hi);
+  return out;
+}
+
+std::vector<std::string> HeaderField::string_list() const {
+  std::vector<std::string> out(size());
+  if (!value_->is_array()) fail("expected array, got object");
+  for (size_t k = 0; k < out.size(); ++k) out[k] = at(k).as_string();
+  return out;
+}
+
+// ---- ModelFile -------------------------------------------------------------------------------
 
 void ModelFile::fail(const std::string& what, const std::string& hint) const {
   throw ModelFileError(path_ + ": " + what, hint.empty() ? kHintRefreeze : hint);
 }
 
+HeaderField ModelFile::field(std::string_view key) const {
+  const Json* v = header_.find(key);
+  if (v == nullptr) fail("header field '" + std::string(key) + "' is missing");
+  return HeaderField(*this, *v, std::string(key));
+}
+
 ModelFile ModelFile::read(const std::string& path) {
-  ModelFile mf;
-  mf.path_ = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ModelFileError(path + ": is a directory, not a model file",
+                         "pass the path of the model.dft file");
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) mf.fail("cannot open the model file", "check the path of the frozen model");
-  unsigned char pre[kPreamble];
-  in.read(reinterpret_cast<char*>(pre), kPreamble);
-  const auto got = in.gcount();
-  if (got < 8 || std::memcmp(pre, kMagic, 8) != 0) {
+  if (!in) {
+    throw ModelFileError(path + ": cannot open the model file",
+                         "check the path of the frozen model");
+  }
+  // streamed (no tellg): works for pipes and /proc files, and never trusts a size up front
+  std::vector<unsigned char> bytes;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+  }
+  if (in.bad()) throw ModelFileError(path + ": read error", kHintRefreeze);
+  return parse(std::move(bytes), path);
+}
+
+ModelFile ModelFile::parse(std::vector<unsigned char> bytes, const std::string& name) {
+  ModelFile mf;
+  mf.path_ = name;
+  mf.bytes_ = std::move(bytes);
+  const int64_t fsize = static_cast<int64_t>(mf.bytes_.size());
+  const unsigned char* data = mf.bytes_.data();
+  if (fsize < 8 || std::memcmp(data, kMagic, 8) != 0) {
     mf.fail("not a deepft model file (bad magic bytes)",
             "pass a model.dft written by `deepft freeze`");
   }
-  if (got < kPreamble) mf.fail("truncated model file (incomplete preamble)");
-  mf.version_ = read_le<uint32_t>(pre + 8);
+  if (fsize < kPreamble) mf.fail("truncated model file (incomplete preamble)");
+  mf.version_ = read_le<uint32_t>(data + 8);
   if (mf.version_ > kModelFormatVersion) {
     mf.fail("model.dft format version " + std::to_string(mf.version_) +
                 " is newer than this deepft reads (" + std::to_string(kModelFormatVersion) + ")",
             "upgrade deepft to read this file");
   }
-  if (mf.version_ < kModelFormatVersion) {
+  if (mf.version_ < kOldestModelFormatVersion) {
     mf.fail("model.dft format version " + std::to_string(mf.version_) +
-                " is older than this deepft reads (" + std::to_string(kModelFormatVersion) + ")",
-            "upgrade the file in Python with deepft.io.upgrade_model_file(old, new)");
+            " is older than the oldest this deepft reads (" +
+            std::to_string(kOldestModelFormatVersion) + ")");
   }
   if (!host_is_little_endian()) mf.fail("big-endian hosts are not supported", "-");
-  const uint64_t hlen = read_le<uint64_t>(pre + 16);
-  in.seekg(0, std::ios::end);
-  const int64_t fsize = static_cast<int64_t>(in.tellg());
+  const uint64_t hlen = read_le<uint64_t>(data + 16);
   if (hlen > static_cast<uint64_t>(fsize - kPreamble)) {
     mf.fail("truncated model file (header of " + std::to_string(hlen) + " bytes does not fit)");
   }
-  std::string text(hlen, '\0');
-  in.seekg(kPreamble);
-  in.read(text.data(), static_cast<std::streamsize>(hlen));
-  try {
-    mf.header_ = Json::parse(text);
-    if (mf.header_.at("format_version").as_int() != mf.version_) {
-      mf.fail("format_version in the header differs from the binary field");
+  const char* text = reinterpret_cast<const char*>(data + kPreamble);
+  if (mf.version_ >= 2) {
+    if (crc32(text, static_cast<size_t>(hlen)) != read_le<uint32_t>(data + 12)) {
+      mf.fail("file is corrupt (checksum mismatch in the header)");
     }
+  } else {
+    mf.warnings_.push_back(
+        mf.path_ + ": model.dft format version 1 carries no checksum, so corruption cannot be "
+        "detected (rewrite it with deepft.io.model_file.upgrade_model_file(old, new))");
+  }
+  try {
+    mf.header_ = Json::parse(std::string_view(text, static_cast<size_t>(hlen)));
   } catch (const JsonError& e) {
     mf.fail(std::string("corrupt model header: ") + e.what());
   }
+  if (!mf.header_.is_object()) mf.fail("corrupt model header: not a JSON object");
+  if (mf.field("format_version").as_int(0, kInt64Max) != mf.version_) {
+    mf.fail("header field 'format_version' differs from the binary field");
+  }
+  // hlen <= fsize - 24, so the blob start cannot overflow
   int64_t start = kPreamble + static_cast<int64_t>(hlen);
   start += (kAlign - start % kAlign) % kAlign;
-  const int64_t blob_size = fsize - start;
-  try {
-    const int64_t declared = mf.header_.at("blob_nbytes").as_int();
-    if (blob_size < declared) {
-      mf.fail("truncated model file (" + std::to_string(blob_size < 0 ? 0 : blob_size) + " of " +
-              std::to_string(declared) + " tensor bytes present)");
-    }
-    for (const auto& kv : mf.header_.at("tensors").as_object()) {
-      TensorInfo info;
-      info.dtype = kv.second.at("dtype").as_string();
-      info.offset = kv.second.at("offset").as_int();
-      info.nbytes = kv.second.at("nbytes").as_int();
-      int64_t count = 1;
-      for (const auto& s : kv.second.at("shape").as_array()) {
-        info.shape.push_back(s.as_int());
-        count *= info.shape.back();
-      }
-      if (dtype_size(info.dtype) == 0 || info.nbytes != count * dtype_size(info.dtype) ||
-          info.offset < 0 || info.offset % kAlign != 0) {
-        mf.fail("tensor '" + kv.first + "' has an inconsistent entry in the header");
-      }
-      if (info.offset + info.nbytes > blob_size) {
-        mf.fail("truncated model file (tensor '" + kv.first + "' ends past the end of the file)");
-      }
-      mf.tensors_.emplace(kv.first, std::move(info));
-    }
-  } catch (const JsonError& e) {
-    mf.fail(std::string("corrupt model header: ") + e.what());
-  }
-  mf.blob_.resize(static_cast<size_t>(blob_size));
-  in.seekg(start);
-  in.read(reinterpret_cast<char*>(mf.blob_.data()), blob_size);
-  if (in.gcount() != blob_size) mf.fail("read error in the tensor blob");
+  mf.blob_start_ = start;
+  mf.read_tensor_table();
   return mf;
+}
+
+void ModelFile::read_tensor_table() {
+  const int64_t present = std::max<int64_t>(0, static_cast<int64_t>(bytes_.size()) - blob_start_);
+  const int64_t declared = field("blob_nbytes").as_int(0, kInt64Max);
+  if (present < declared) {
+    fail("truncated model file (" + std::to_string(present) + " of " + std::to_string(declared) +
+         " tensor bytes present)");
+  }
+  const HeaderField table = field("tensors");
+  for (const std::string& name : table.keys()) {
+    const HeaderField entry = table.at(name);
+    TensorInfo info;
+    info.dtype = entry.at("dtype").as_choice({"float64", "float32"});
+    const HeaderField shape = entry.at("shape");
+    if (shape.size() > static_cast<size_t>(kMaxDims)) {
+      shape.fail("more than " + std::to_string(kMaxDims) + " dimensions");
+    }
+    info.shape = shape.int_list(0, kInt64Max);
+    info.count = 1;
+    for (int64_t s : info.shape) {
+      if (!checked_mul(info.count, s, &info.count)) shape.fail("element count overflows int64");
+    }
+    int64_t nbytes = 0;
+    if (!checked_mul(info.count, dtype_size(info.dtype), &nbytes)) {
+      shape.fail("byte count overflows int64");
+    }
+    info.nbytes = entry.at("nbytes").as_int(0, kInt64Max);
+    if (info.nbytes != nbytes) {
+      entry.at("nbytes").fail(std::to_string(info.nbytes) + " differs from prod(shape) * " +
+                              std::to_string(dtype_size(info.dtype)) + " = " +
+                              std::to_string(nbytes));
+    }
+    info.offset = entry.at("offset").as_int(0, kInt64Max);
+    if (info.offset % kAlign != 0) entry.at("offset").fail("not a multiple of 64");
+    int64_t end = 0;
+    if (!checked_add(info.offset, info.nbytes, &end) || end > declared) {
+      fail("truncated model file (tensor '" + name + "' ends past blob_nbytes = " +
+           std::to_string(declared) + ")");
+    }
+    if (version_ >= 2) {
+      const auto stored = static_cast<uint32_t>(entry.at("crc32").as_int(0, 0xFFFFFFFFLL));
+      if (crc32(bytes_.data() + blob_start_ + info.offset, static_cast<size_t>(info.nbytes)) !=
+          stored) {
+        fail("file is corrupt (checksum mismatch in tensor '" + name + "')");
+      }
+    }
+    tensors_.emplace(name, std::move(info));
+  }
 }
 
 const TensorInfo& ModelFile::info(const std::string& name) const {
@@ -137,17 +295,25 @@ std::vector<T> ModelFile::tensor(const std::string& name,
     for (auto s : ti.shape) got += (got.empty() ? "" : ", ") + std::to_string(s);
     fail("tensor '" + name + "' has shape [" + got + "], expected [" + want + "]");
   }
-  const unsigned char* p = blob_.data() + ti.offset;
-  std::vector<T> out(static_cast<size_t>(ti.nbytes / dtype_size(ti.dtype)));
+  const unsigned char* p = bytes_.data() + blob_start_ + ti.offset;
+  std::vector<T> out(static_cast<size_t>(ti.count));
   for (size_t k = 0; k < out.size(); ++k) {
     if (ti.dtype == "float64") {
       double v;
       std::memcpy(&v, p + 8 * k, 8);
+      // narrowing an out-of-range finite double to float is undefined behaviour
+      if (std::is_same_v<T, float> && std::isfinite(v) &&
+          std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+        fail("tensor '" + name + "' holds " + fmt_double(v) + ", outside the float32 range");
+      }
       out[k] = static_cast<T>(v);
     } else {
       float v;
       std::memcpy(&v, p + 4 * k, 4);
       out[k] = static_cast<T>(v);
+    }
+    if (!std::isfinite(static_cast<double>(out[k]))) {
+      fail("tensor '" + name + "' holds a non-finite value at index " + std::to_string(k));
     }
   }
   return out;

@@ -1,38 +1,86 @@
-// Reader of the frozen model file model.dft (format version 1); the format is specified in
-// deepft/io/model_file.py. Standard library only.
+// Reader of the frozen model file model.dft (format versions 1 and 2); the format is specified
+// in docs/model-file-format.md and deepft/io/model_file.py. Standard library only.
+//
+// Files are untrusted (they are downloaded): every size and offset is validated with
+// overflow-checked arithmetic before use, checksums (version 2) are verified before a tensor
+// is handed out, and every failure is a ModelFileError "<path>: <what>" naming the field.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "json.h"
 
 namespace deepft {
 
-/// Format version this build reads. Older files are upgraded by the Python package
-/// (deepft.io.upgrade_model_file); newer ones need a newer deepft.
-constexpr uint32_t kModelFormatVersion = 1;
+/// Format version this build writes and reads; version 1 (no checksums) is still read, with
+/// a warning. Newer ones need a newer deepft.
+constexpr uint32_t kModelFormatVersion = 2;
+constexpr uint32_t kOldestModelFormatVersion = 1;
 
-/// One entry of the header's "tensors" table.
+/// One entry of the header's "tensors" table (validated: shape >= 0, nbytes = prod(shape) *
+/// itemsize, offset % 64 == 0, offset + nbytes <= blob_nbytes, all without overflow).
 struct TensorInfo {
   std::string dtype;           ///< "float64" or "float32"
   std::vector<int64_t> shape;  ///< C order
   int64_t offset = 0;          ///< bytes from the blob start
   int64_t nbytes = 0;
+  int64_t count = 0;           ///< prod(shape)
 };
 
-/// A model.dft in memory: the parsed header and the raw tensor blob.
+class ModelFile;
+
+/// A header value with its dotted name ("branches.Default.descriptor.sel[1]"): typed,
+/// range-checked accessors that throw ModelFileError "<path>: header field '<name>': <what>".
+class HeaderField {
+ public:
+  HeaderField(const ModelFile& file, const Json& value, std::string name)
+      : file_(&file), value_(&value), name_(std::move(name)) {}
+
+  const Json& json() const noexcept { return *value_; }
+  const std::string& name() const noexcept { return name_; }
+  bool has(std::string_view key) const;           ///< this must be an object
+  HeaderField at(std::string_view key) const;     ///< member that must exist
+  HeaderField at(size_t index) const;             ///< element of an array
+  size_t size() const;                            ///< elements of an array / object
+  std::vector<std::string> keys() const;          ///< member names of an object
+
+  bool as_bool() const;
+  int64_t as_int(int64_t lo, int64_t hi) const;   ///< integer in [lo, hi]
+  double as_double(double lo, double hi) const;   ///< number in [lo, hi]
+  const std::string& as_string() const;
+  /// A string that is one of `choices`.
+  const std::string& as_choice(std::initializer_list<const char*> choices) const;
+  std::vector<int64_t> int_list(int64_t lo, int64_t hi) const;  ///< array of integers
+  std::vector<std::string> string_list() const;                   ///< array of strings
+
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  const ModelFile* file_;
+  const Json* value_;
+  std::string name_;
+};
+
+/// A model.dft in memory: the parsed header and the raw bytes of the file.
 class ModelFile {
  public:
   /// Reads and validates `path`; throws ModelFileError naming the file (missing, wrong magic,
-  /// unsupported version, truncated, corrupt header or tensor table).
+  /// unsupported version, truncated, checksum mismatch, corrupt header or tensor table).
   static ModelFile read(const std::string& path);
+  /// Same from the bytes of a file; `name` stands for the path in messages.
+  static ModelFile parse(std::vector<unsigned char> bytes, const std::string& name);
 
   const std::string& path() const noexcept { return path_; }
   uint32_t format_version() const noexcept { return version_; }
   const Json& header() const noexcept { return header_; }
+  HeaderField field(std::string_view key) const;  ///< top-level header field (must exist)
+  /// Non-fatal findings of the reader (a version-1 file carries no checksum).
+  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
   bool has_tensor(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;  ///< throws ModelFileError
 
@@ -50,7 +98,11 @@ class ModelFile {
   uint32_t version_ = 0;
   Json header_;
   std::map<std::string, TensorInfo> tensors_;
-  std::vector<unsigned char> blob_;
+  std::vector<unsigned char> bytes_;  ///< the whole file
+  int64_t blob_start_ = 0;            ///< offset of the tensor blob in bytes_
+  std::vector<std::string> warnings_;
+
+  void read_tensor_table();
 };
 
 }  // namespace deepft

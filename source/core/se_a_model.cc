@@ -46,53 +46,68 @@ void check_status(const Status& s, const char* what) {
 void set_chunk_atoms(int64_t n) { g_chunk_atoms = std::max<int64_t>(0, n); }
 
 SeABranchConfig read_branch_config(const ModelFile& file, const std::string& branch) {
-  const Json& h = file.header();
   SeABranchConfig c;
-  try {
-    const Json& branches = h.at("branches");
-    c.name = branch.empty() ? h.at("default_branch").as_string() : branch;
-    const Json* b = branches.find(c.name);
-    if (b == nullptr) {
-      std::vector<std::string> names;
-      for (const auto& kv : branches.as_object()) names.push_back(kv.first);
-      throw ModelFileError(file.path() + ": no branch '" + c.name + "'; the model has " +
-                               join(names),
-                           "choose one of the listed branches");
-    }
-    c.type_map = string_list(b->find("type_map") ? b->at("type_map") : h.at("type_map"));
-    const Json& d = b->at("descriptor");
-    const std::string dtype = d.at("type").as_string();
-    if (dtype != "se_e2_a" && dtype != "se_a") {
-      file.fail("branch '" + c.name + "': descriptor type '" + dtype +
-                "' is not implemented by the native core (se_e2_a only)");
-    }
-    for (const auto& s : d.at("sel").as_array()) c.sel.push_back(s.as_int());
-    c.rcut = d.at("rcut").as_double();
-    c.rcut_smth = d.at("rcut_smth").as_double();
-    c.type_one_side = d.at("type_one_side").as_bool();
-    c.descriptor_activation = d.at("activation_function").as_string();
-    const Json& f = b->at("fitting_net");
-    if (const Json* ft = f.find("type"); ft != nullptr && ft->as_string() != "ener") {
-      file.fail("branch '" + c.name + "': fitting type '" + ft->as_string() +
-                "' is not implemented by the native core (ener only)");
-    }
-    c.fitting_activation = f.at("activation_function").as_string();
-    const bool f32 = d.at("precision").as_string() == "float32" &&
-                     f.at("precision").as_string() == "float32";
-    c.precision = f32 ? "float32" : "float64";
-    c.descriptor_prefix = b->at("descriptor_prefix").as_string();
-    c.fitting_prefixes = string_list(b->at("fitting_prefixes"));
-  } catch (const JsonError& e) {
-    file.fail("branch '" + c.name + "' in the header: " + e.what());
+  const HeaderField branches = file.field("branches");
+  const std::vector<std::string> names = branches.keys();
+  if (names.empty()) branches.fail("the model has no branch");
+  c.name = branch.empty() ? file.field("default_branch").as_string() : branch;
+  if (!branches.has(c.name)) {
+    throw ModelFileError(file.path() + ": no branch '" + c.name + "'; the model has " +
+                             join(names),
+                         branch.empty() ? "the header's default_branch names no branch: freeze "
+                                          "the checkpoint again with `deepft freeze`"
+                                        : "choose one of the listed branches");
   }
+  const HeaderField b = branches.at(c.name);
+  const HeaderField tm = b.has("type_map") ? b.at("type_map") : file.field("type_map");
+  c.type_map = tm.string_list();
+  if (c.type_map.empty() || c.type_map.size() > static_cast<size_t>(kMaxTypes)) {
+    tm.fail("needs 1 to " + std::to_string(kMaxTypes) + " atom types, got " +
+            std::to_string(c.type_map.size()));
+  }
+  for (size_t i = 0; i < c.type_map.size(); ++i) {
+    if (c.type_map[i].empty()) tm.at(i).fail("empty element name");
+    for (size_t k = 0; k < i; ++k) {
+      if (c.type_map[k] == c.type_map[i]) tm.at(i).fail("'" + c.type_map[i] + "' repeats");
+    }
+  }
+  const HeaderField d = b.at("descriptor");
+  d.at("type").as_choice({"se_e2_a", "se_a"});
+  const HeaderField sel = d.at("sel");
+  c.sel = sel.int_list(1, kMaxSel);
   if (c.sel.size() != c.type_map.size()) {
-    file.fail("branch '" + c.name + "': sel has " + std::to_string(c.sel.size()) +
-              " entries for " + std::to_string(c.type_map.size()) + " types");
+    sel.fail(std::to_string(c.sel.size()) + " entries for " + std::to_string(c.type_map.size()) +
+             " types");
   }
-  if (c.fitting_prefixes.empty()) file.fail("branch '" + c.name + "' has no fitting net");
-  if (!(c.rcut > c.rcut_smth && c.rcut_smth >= 0)) {
-    file.fail("branch '" + c.name + "': needs 0 <= rcut_smth < rcut");
+  if (std::accumulate(c.sel.begin(), c.sel.end(), int64_t(0)) > kMaxSel) {
+    sel.fail("sum(sel) exceeds " + std::to_string(kMaxSel));
   }
+  c.rcut = d.at("rcut").as_double(0, kMaxRcut);
+  c.rcut_smth = d.at("rcut_smth").as_double(0, c.rcut);
+  if (!(c.rcut > c.rcut_smth)) d.at("rcut").fail("needs 0 <= rcut_smth < rcut");
+  c.neuron = d.at("neuron").int_list(1, kMaxWidth);
+  if (c.neuron.empty()) d.at("neuron").fail("the embedding net has no layer");
+  c.axis_neuron = d.at("axis_neuron").as_int(1, c.neuron.back());
+  c.type_one_side = d.at("type_one_side").as_bool();
+  c.descriptor_activation = d.at("activation_function").as_string();
+  const HeaderField f = b.at("fitting_net");
+  if (f.has("type")) f.at("type").as_choice({"ener"});
+  c.fitting_neuron = f.at("neuron").int_list(1, kMaxWidth);
+  c.fitting_activation = f.at("activation_function").as_string();
+  for (const HeaderField& act : {d.at("activation_function"), f.at("activation_function")}) {
+    try {
+      parse_activation(act.as_string());
+    } catch (const std::invalid_argument& e) {
+      act.fail(e.what());
+    }
+  }
+  const bool f32 = d.at("precision").as_choice({"float64", "float32"}) == "float32" &&
+                   f.at("precision").as_choice({"float64", "float32"}) == "float32";
+  c.precision = f32 ? "float32" : "float64";
+  c.descriptor_prefix = b.at("descriptor_prefix").as_string();
+  const HeaderField fp = b.at("fitting_prefixes");
+  c.fitting_prefixes = fp.string_list();
+  if (c.fitting_prefixes.empty()) fp.fail("the branch has no fitting net");
   return c;
 }
 
@@ -100,23 +115,26 @@ namespace {
 
 // ---- loading ----------------------------------------------------------------------------------
 
-/// Reads prefix.layers.L.{matrix, bias, idt} for L = 0, 1, ... until none is left.
-/// `final_linear`: the last layer has no activation, timestep or skip connection.
+/// Reads prefix.layers.L.{matrix [in, out], bias [out], idt [out] (optional)} for the layer
+/// output widths `widths` (the header's neuron list, + 1 for a fitting net); no further layer
+/// may exist. `final_linear`: the last layer has no activation, timestep or skip connection.
 template <typename T>
-Mlp<T> load_mlp(const ModelFile& file, const std::string& prefix, int64_t in_dim, Activation act,
-                bool final_linear) {
+Mlp<T> load_mlp(const ModelFile& file, const std::string& prefix, int64_t in_dim,
+                const std::vector<int64_t>& widths, Activation act, bool final_linear) {
   Mlp<T> net;
-  for (int64_t li = 0;; ++li) {
+  for (size_t li = 0; li <= widths.size(); ++li) {
     const std::string p = prefix + "layers." + std::to_string(li) + ".";
-    if (!file.has_tensor(p + "matrix")) break;
-    DenseLayer<T> l;
-    const TensorInfo& mi = file.info(p + "matrix");
-    if (mi.shape.size() != 2 || mi.shape[0] != in_dim) {
-      file.fail("tensor '" + p + "matrix' should be [" + std::to_string(in_dim) + ", out]");
+    if (li == widths.size()) {
+      if (file.has_tensor(p + "matrix")) {
+        file.fail("tensor '" + p + "matrix' exists but the header's neuron list has " +
+                  std::to_string(widths.size() - (final_linear ? 1 : 0)) + " entries");
+      }
+      break;
     }
+    DenseLayer<T> l;
     l.in = in_dim;
-    l.out = mi.shape[1];
-    l.matrix = file.tensor<T>(p + "matrix");
+    l.out = widths[li];
+    l.matrix = file.tensor<T>(p + "matrix", {l.in, l.out});
     l.bias = file.tensor<T>(p + "bias", {l.out});
     if (file.has_tensor(p + "idt")) l.idt = file.tensor<T>(p + "idt", {l.out});
     l.act = act;
@@ -124,7 +142,6 @@ Mlp<T> load_mlp(const ModelFile& file, const std::string& prefix, int64_t in_dim
     net.layers.push_back(std::move(l));
     in_dim = net.layers.back().out;
   }
-  if (net.layers.empty()) file.fail("tensor '" + prefix + "layers.0.matrix' is missing");
   if (final_linear) {
     DenseLayer<T>& last = net.layers.back();
     if (last.out != 1 || !last.idt.empty()) {
@@ -222,30 +239,26 @@ SeAEvaluator<T>::SeAEvaluator(const ModelFile& file, const SeABranchConfig& cfg)
   const Activation dact = parse_activation(cfg.descriptor_activation);
   const int64_t nemb = type_one_side_ ? ntypes_ : int64_t(ntypes_) * ntypes_;
   for (int64_t k = 0; k < nemb; ++k) {
-    embeddings_.push_back(
-        load_mlp<T>(file, dp + "embeddings." + std::to_string(k) + ".", 1, dact, false));
-    if (embeddings_.back().out_dim() != embeddings_.front().out_dim()) {
-      file.fail("embedding nets of '" + dp + "' have different output widths");
-    }
+    embeddings_.push_back(load_mlp<T>(file, dp + "embeddings." + std::to_string(k) + ".", 1,
+                                      cfg.neuron, dact, false));
   }
   m_ = embeddings_.front().out_dim();
-  const int64_t dim = file.header().at("branches").at(cfg.name).at("descriptor")
-                          .at("axis_neuron").as_int();
-  axis_ = dim;
-  if (axis_ <= 0 || axis_ > m_) file.fail("axis_neuron must be in [1, neuron[-1]]");
+  axis_ = cfg.axis_neuron;
   const Activation fact = parse_activation(cfg.fitting_activation);
+  std::vector<int64_t> fit_widths = cfg.fitting_neuron;
+  fit_widths.push_back(1);
   for (const std::string& fp : cfg.fitting_prefixes) {
     Fitting<T> f;
     for (int32_t t = 0; t < ntypes_; ++t) {
-      f.nets.push_back(
-          load_mlp<T>(file, fp + "nets." + std::to_string(t) + ".", m_ * axis_, fact, true));
+      f.nets.push_back(load_mlp<T>(file, fp + "nets." + std::to_string(t) + ".", m_ * axis_,
+                                   fit_widths, fact, true));
     }
-    const std::string bname = fp + "bias_atom_e";
-    if (file.info(bname).nbytes / (file.info(bname).dtype == "float64" ? 8 : 4) != ntypes_) {
-      file.fail("tensor '" + bname + "' should hold " + std::to_string(ntypes_) + " values");
-    }
-    f.bias = file.tensor<double>(bname);
+    f.bias = file.tensor<double>(fp + "bias_atom_e", {ntypes_});
     fittings_.push_back(std::move(f));
+  }
+  if (int64_t(ntypes_) * ntypes_ * 4 * m_ > kMaxPadTerm) {  // factors are bounded: no overflow
+    file.fail("branch '" + cfg.name + "' is too large (" + std::to_string(ntypes_) +
+              " types, neuron[-1] = " + std::to_string(m_) + ")");
   }
   init_padding();
 }

@@ -23,11 +23,22 @@
 
 namespace deepft {
 
-/// Hyper-parameters of one branch, read from the model header.
+// Sanity limits on header fields of (untrusted) model files, far above any real model; they
+// keep a crafted header from requesting absurd allocations.
+constexpr int64_t kMaxTypes = 256;      ///< atom types of a branch
+constexpr int64_t kMaxSel = 16384;      ///< each sel entry and sum(sel)
+constexpr double kMaxRcut = 100.0;      ///< Å
+constexpr int64_t kMaxWidth = 4096;     ///< width of a network layer
+constexpr int64_t kMaxPadTerm = int64_t(1) << 26;  ///< ntypes^2 * 4 * neuron[-1] values
+
+/// Hyper-parameters of one branch, read (and validated) from the model header.
 struct SeABranchConfig {
   std::string name;
   std::vector<std::string> type_map;
-  std::vector<int64_t> sel;  ///< [ntypes]
+  std::vector<int64_t> sel;  ///< [ntypes], each >= 1
+  std::vector<int64_t> neuron;          ///< embedding layer widths
+  int64_t axis_neuron = 0;              ///< in [1, neuron[-1]]
+  std::vector<int64_t> fitting_neuron;  ///< hidden widths of the fitting nets
   double rcut = 0;           ///< Å
   double rcut_smth = 0;      ///< Å
   bool type_one_side = true;

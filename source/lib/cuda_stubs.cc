@@ -2,16 +2,14 @@
 // report kNotCompiled.
 #ifndef DEEPFT_WITH_CUDA
 
+#include "cuda_info.h"
 #include "env_mat.h"
 #include "neighbor_list.h"
 #include "prod.h"
 
 namespace deepft::cuda {
 namespace {
-Status not_compiled() {
-  return Status::Error(StatusCode::kNotCompiled,
-                       "deepft was built without CUDA kernels (nvcc was not found at build time)");
-}
+Status not_compiled() { return cuda_not_compiled(); }
 }  // namespace
 
 template <typename T>

@@ -28,6 +28,16 @@ Status validate(const EnvMatInput<T>& in, const EnvMatParams<T>& p) {
       return Status::Error(StatusCode::kInvalidArgument,
                            "center %lld has type %d outside [0, %d)", static_cast<long long>(c),
                            in.center_type[c], p.ntypes);
+  // r_ij = 0 (two atoms at the same position): s = 1/r is singular, refuse instead of NaN
+  for (int64_t k = 0; k < in.ncenter * in.nnei; ++k) {
+    const T* x = in.rij + 3 * k;
+    if (in.mask[k] && x[0] == T(0) && x[1] == T(0) && x[2] == T(0))
+      return Status::Error(StatusCode::kInvalidArgument,
+                           "center %lld, neighbor slot %lld: r_ij = 0 (two atoms at the same "
+                           "position; the se_e2_a environment matrix is singular there)",
+                           static_cast<long long>(k / in.nnei),
+                           static_cast<long long>(k % in.nnei));
+  }
   return Status::Ok();
 }
 

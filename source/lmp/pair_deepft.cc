@@ -203,6 +203,11 @@ void PairDeepFT::load_models(const std::vector<std::string>& paths) {
       }
     }
     fail_collectively(msg);
+    if (comm->me == 0) {
+      for (const std::string& w : models_.back()->load_warnings()) {
+        error->warning(FLERR, "pair_style deepft: {}", w);
+      }
+    }
     cutoff_ = std::max(cutoff_, models_.back()->cutoff() * dist_unit_);
   }
   type_idx_.assign(models_.size(), {});
@@ -293,6 +298,10 @@ void PairDeepFT::eval_model(size_t k, const std::vector<double>& coord,
   try {
     models_[k]->compute(result_, coord.data(), mtype.data(), nlocal, nall, list_view(), nullptr,
                         atomic);
+  } catch (const deepft::AtomsTooCloseError& e) {  // name the atoms by their LAMMPS IDs
+    error->one(FLERR, "pair_style deepft: model {}: atoms with IDs {} and {} are {:.6g} Å apart "
+               "at step {}, closer than the model can evaluate ({})", model_paths_[k],
+               atom->tag[e.i], atom->tag[e.j], e.distance, update->ntimestep, e.hint());
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style deepft: model {}: {}", model_paths_[k], e.what());
   }

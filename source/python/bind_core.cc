@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -126,8 +127,17 @@ void bind_core(py::module_& m) {
     }
   });
   py::class_<DeepPot>(sub, "DeepPot", "A frozen model loaded by the C++ core (see deep_pot.h).")
-      .def(py::init<const std::string&, const std::string&>(), py::arg("path"),
-           py::arg("branch") = "")
+      .def(py::init([](const std::string& path, const std::string& branch) {
+             auto pot = std::make_unique<DeepPot>(path, branch);
+             if (!pot->load_warnings().empty()) {
+               py::object cls = py::module_::import("deepft.errors").attr("ModelFileWarning");
+               for (const std::string& w : pot->load_warnings()) {
+                 if (PyErr_WarnEx(cls.ptr(), w.c_str(), 1) != 0) throw py::error_already_set();
+               }
+             }
+             return pot;
+           }),
+           py::arg("path"), py::arg("branch") = "")
       .def_property_readonly("type_map", &DeepPot::type_map)
       .def_property_readonly("ntypes", &DeepPot::ntypes)
       .def_property_readonly("cutoff", &DeepPot::cutoff)

@@ -115,61 +115,62 @@ py::array_t<T> hvp(DEEPFT_CPU_ARGS, py::array_t<T, kIn> grad_em, py::array_t<T, 
 #undef DEEPFT_CPU_ARGS
 #undef DEEPFT_CPU_PASS
 
-// ---- CUDA: device addresses ------------------------------------------------------------------
+// ---- CUDA: torch CUDA tensors (__cuda_array_interface__), validated before the launch ------
 
+// op: 0 forward (a = em, b = em_deriv or None), 1 vjp (a = grad_em, b = grad_rij),
+// 2 jvp (a = tangent_rij, b = tangent_em), 3 hvp (a = grad_em, b = tangent_rij, c = out).
 template <typename T>
-EnvMatInput<T> gpu_in(std::uintptr_t rij, std::uintptr_t mask, std::uintptr_t center_type,
-                      int64_t ncenter, int64_t nnei) {
+void cuda_call(int op, py::handle rij, py::handle mask, py::handle center_type, py::handle davg,
+               py::handle dstd, double rcut, double rcut_smth, py::handle a, py::handle b,
+               py::handle c, std::uintptr_t stream) {
+  if (op < 0 || op > 3) throw py::value_error("op must be 0 (forward), 1 (vjp), 2 (jvp) or 3 (hvp)");
+  CudaArgs args;
+  std::vector<int64_t> s, t;
   EnvMatInput<T> in;
-  in.rij = device_ptr<const T>(rij);
-  in.mask = device_ptr<const uint8_t>(mask);
-  in.center_type = device_ptr<const int32_t>(center_type);
-  in.ncenter = ncenter;
-  in.nnei = nnei;
-  return in;
-}
-
-template <typename T>
-EnvMatParams<T> gpu_params(std::uintptr_t davg, std::uintptr_t dstd, int32_t ntypes,
-                           double rcut, double rcut_smth) {
+  in.rij = args.get<T>(rij, "rij", {-1, -1, 3}, CudaUse::kIn, &s);
+  const int64_t nc = s[0], nn = s[1];
+  in.mask = reinterpret_cast<const uint8_t*>(args.get<bool>(mask, "mask", {nc, nn}));
+  in.center_type = args.get<int32_t>(center_type, "center_type", {nc});
+  in.ncenter = nc;
+  in.nnei = nn;
   EnvMatParams<T> p;
   p.rcut = static_cast<T>(rcut);
   p.rcut_smth = static_cast<T>(rcut_smth);
-  p.davg = device_ptr<const T>(davg);
-  p.dstd = device_ptr<const T>(dstd);
-  p.ntypes = ntypes;
-  return p;
-}
-
-// op: 0 forward (a = em, b = em_deriv or 0), 1 vjp (a = grad_em, b = grad_rij),
-// 2 jvp (a = tangent_rij, b = tangent_em), 3 hvp (a = grad_em, b = tangent_rij, c = out).
-template <typename T>
-void cuda_call(int op, std::uintptr_t rij, std::uintptr_t mask, std::uintptr_t center_type,
-               int64_t ncenter, int64_t nnei, std::uintptr_t davg, std::uintptr_t dstd,
-               int32_t ntypes, double rcut, double rcut_smth, std::uintptr_t a, std::uintptr_t b,
-               std::uintptr_t c, std::uintptr_t stream) {
-  const auto in = gpu_in<T>(rij, mask, center_type, ncenter, nnei);
-  const auto p = gpu_params<T>(davg, dstd, ntypes, rcut, rcut_smth);
-  void* s = device_ptr<void>(stream);
+  p.davg = args.get<T>(davg, "davg", {-1, 4}, CudaUse::kIn, &t);
+  p.ntypes = static_cast<int32_t>(t[0]);
+  p.dstd = args.get<T>(dstd, "dstd", {t[0], 4});
+  const auto out = CudaUse::kOut;
+  void* st_ = cuda_stream(stream);
+  const T* in_a = nullptr;
+  const T* in_b = nullptr;
+  T *out_a = nullptr, *out_b = nullptr;
+  switch (op) {
+    case 0:
+      out_a = args.get<T>(a, "em", {nc, nn, 4}, out);
+      out_b = args.get<T>(b, "em_deriv", {nc, nn, 4, 3}, CudaUse::kOptionalOut);
+      break;
+    case 1:
+      in_a = args.get<T>(a, "grad_em", {nc, nn, 4});
+      out_b = args.get<T>(b, "grad_rij", {nc, nn, 3}, out);
+      break;
+    case 2:
+      in_a = args.get<T>(a, "tangent_rij", {nc, nn, 3});
+      out_b = args.get<T>(b, "tangent_em", {nc, nn, 4}, out);
+      break;
+    default:
+      in_a = args.get<T>(a, "grad_em", {nc, nn, 4});
+      in_b = args.get<T>(b, "tangent_rij", {nc, nn, 3});
+      out_a = args.get<T>(c, "hvp", {nc, nn, 3}, out);
+  }
+  args.check_devices();
   Status st;
   {
     py::gil_scoped_release release;
     switch (op) {
-      case 0:
-        st = deepft::cuda::env_mat_se_a<T>(in, p, device_ptr<T>(a), device_ptr<T>(b), s);
-        break;
-      case 1:
-        st = deepft::cuda::env_mat_se_a_vjp<T>(in, p, device_ptr<const T>(a), device_ptr<T>(b), s);
-        break;
-      case 2:
-        st = deepft::cuda::env_mat_se_a_jvp<T>(in, p, device_ptr<const T>(a), device_ptr<T>(b), s);
-        break;
-      case 3:
-        st = deepft::cuda::env_mat_se_a_hvp<T>(in, p, device_ptr<const T>(a),
-                                               device_ptr<const T>(b), device_ptr<T>(c), s);
-        break;
-      default:
-        st = Status::Error(StatusCode::kInvalidArgument, "unknown env-matrix op %d", op);
+      case 0: st = deepft::cuda::env_mat_se_a<T>(in, p, out_a, out_b, st_); break;
+      case 1: st = deepft::cuda::env_mat_se_a_vjp<T>(in, p, in_a, out_b, st_); break;
+      case 2: st = deepft::cuda::env_mat_se_a_jvp<T>(in, p, in_a, out_b, st_); break;
+      default: st = deepft::cuda::env_mat_se_a_hvp<T>(in, p, in_a, in_b, out_a, st_);
     }
   }
   check(st);
@@ -193,12 +194,12 @@ void define(py::module_& m, const std::string& suffix) {
         py::arg("grad_em"), py::arg("tangent_rij"),
         "(grad_em [nc, nnei, 4], tangent_rij [nc, nnei, 3]) -> hvp [nc, nnei, 3].");
   m.def(("env_mat_se_a_cuda_" + suffix).c_str(), &cuda_call<T>, py::arg("op"), py::arg("rij"),
-        py::arg("mask"), py::arg("center_type"), py::arg("ncenter"), py::arg("nnei"),
-        py::arg("davg"), py::arg("dstd"), py::arg("ntypes"), py::arg("rcut"),
-        py::arg("rcut_smth"), py::arg("a"), py::arg("b"), py::arg("c"), py::arg("stream"),
-        "CUDA env-matrix kernels on device addresses; op 0 forward (a=em, b=deriv|0), 1 vjp "
-        "(a=grad_em, b=grad_rij), 2 jvp (a=tangent_rij, b=tangent_em), 3 hvp (a=grad_em, "
-        "b=tangent_rij, c=out).");
+        py::arg("mask"), py::arg("center_type"), py::arg("davg"), py::arg("dstd"),
+        py::arg("rcut"), py::arg("rcut_smth"), py::arg("a"), py::arg("b") = py::none(),
+        py::arg("c") = py::none(), py::arg("stream") = 0,
+        "CUDA env-matrix kernels on torch CUDA tensors (checked: device, dtype, shape, "
+        "contiguity); op 0 forward (a=em, b=deriv|None), 1 vjp (a=grad_em, b=grad_rij), 2 jvp "
+        "(a=tangent_rij, b=tangent_em), 3 hvp (a=grad_em, b=tangent_rij, c=out).");
 }
 
 }  // namespace

@@ -146,55 +146,78 @@ py::tuple format_nlist_from_full_list(py::array_t<T, kIn> coord, Int32In atype, 
   return py::make_tuple(nlist, rij, max_neighbors, type_counts);
 }
 
-// CUDA: raw device addresses (torch data_ptr()); 0 means "no such output".
+// CUDA: torch CUDA tensors (__cuda_array_interface__), validated before the launch; sel
+// stays a host (numpy) array. None = no such output / no box.
 template <typename T>
-void build_nlist_cuda(std::uintptr_t coord, std::uintptr_t box, std::uintptr_t atype,
-                      int64_t nframes, int64_t nloc, double rcut, Int64In sel,
-                      std::uintptr_t nlist, std::uintptr_t image, std::uintptr_t rij,
-                      std::uintptr_t max_neighbors, std::uintptr_t type_counts,
-                      std::uintptr_t stream) {
+NlistFormat<T> cuda_format(double rcut, const Int64In& sel) {
   NlistFormat<T> fmt;
   fmt.rcut = static_cast<T>(rcut);
   fmt.sel = sel.data();
   fmt.ntypes = static_cast<int32_t>(expect_shape(sel, "sel", {-1})[0]);
+  return fmt;
+}
+
+int64_t total(const Int64In& sel) {
+  int64_t n = 0;
+  for (py::ssize_t k = 0; k < sel.size(); ++k) n += sel.data()[k];
+  return n;
+}
+
+template <typename T>
+void build_nlist_cuda(py::handle coord, py::handle box, py::handle atype, double rcut,
+                      Int64In sel, py::handle nlist, py::handle image, py::handle rij,
+                      py::handle max_neighbors, py::handle type_counts, std::uintptr_t stream) {
+  const NlistFormat<T> fmt = cuda_format<T>(rcut, sel);
+  const int64_t nt = fmt.ntypes, nnei = total(sel);
+  CudaArgs args;
+  std::vector<int64_t> s;
+  const T* c = args.get<T>(coord, "coord", {-1, -1, 3}, CudaUse::kIn, &s);
+  const int64_t nf = s[0], nloc = s[1];
+  const T* b = box.is_none() ? nullptr : args.get<T>(box, "box", {nf, 9});
+  const int32_t* at = args.get<int32_t>(atype, "atype", {nloc});
+  const auto opt = CudaUse::kOptionalOut;
   NlistOutput<T> out;
-  out.nlist = device_ptr<int64_t>(nlist);
-  out.image = device_ptr<int32_t>(image);
-  out.rij = device_ptr<T>(rij);
-  out.max_neighbors = device_ptr<int64_t>(max_neighbors);
-  out.type_counts = device_ptr<int64_t>(type_counts);
+  out.nlist = args.get<int64_t>(nlist, "nlist", {nf, nloc, nnei}, CudaUse::kOut);
+  out.image = args.get<int32_t>(image, "image", {nf, nloc, nnei, 3}, opt);
+  out.rij = args.get<T>(rij, "rij", {nf, nloc, nnei, 3}, opt);
+  out.max_neighbors = args.get<int64_t>(max_neighbors, "max_neighbors", {nt}, opt);
+  out.type_counts = args.get<int64_t>(type_counts, "type_counts", {nf, nloc, nt}, opt);
+  args.check_devices();
   Status st;
   {
     py::gil_scoped_release release;
-    st = deepft::cuda::build_nlist<T>(device_ptr<const T>(coord), device_ptr<const T>(box),
-                                      device_ptr<const int32_t>(atype), nframes, nloc, fmt, out,
-                                      device_ptr<void>(stream));
+    st = deepft::cuda::build_nlist<T>(c, b, at, nf, nloc, fmt, out, cuda_stream(stream));
   }
   check(st);
 }
 
 template <typename T>
-void format_nlist_from_csr_cuda(std::uintptr_t coord, std::uintptr_t atype, int64_t nloc,
-                                int64_t nall, std::uintptr_t offsets, std::uintptr_t indices,
-                                double rcut, Int64In sel, std::uintptr_t nlist,
-                                std::uintptr_t rij, std::uintptr_t max_neighbors,
-                                std::uintptr_t type_counts, std::uintptr_t stream) {
-  NlistFormat<T> fmt;
-  fmt.rcut = static_cast<T>(rcut);
-  fmt.sel = sel.data();
-  fmt.ntypes = static_cast<int32_t>(expect_shape(sel, "sel", {-1})[0]);
+void format_nlist_from_csr_cuda(py::handle coord, py::handle atype, int64_t nloc,
+                                py::handle offsets, py::handle indices, double rcut, Int64In sel,
+                                py::handle nlist, py::handle rij, py::handle max_neighbors,
+                                py::handle type_counts, std::uintptr_t stream) {
+  const NlistFormat<T> fmt = cuda_format<T>(rcut, sel);
+  CudaArgs args;
+  const int64_t nt = fmt.ntypes, nnei = total(sel);
+  std::vector<int64_t> s;
+  const T* c = args.get<T>(coord, "coord", {-1, 3}, CudaUse::kIn, &s);
+  const int64_t nall = s[0];
+  if (nloc < 0 || nloc > nall) throw py::value_error("need 0 <= nloc <= len(coord)");
+  const int32_t* at = args.get<int32_t>(atype, "atype", {nall});
+  const int64_t* off = args.get<int64_t>(offsets, "offsets", {nloc + 1});
+  const int32_t* idx = args.get<int32_t>(indices, "indices", {-1});
+  const auto opt = CudaUse::kOptionalOut;
   NlistOutput<T> out;
-  out.nlist = device_ptr<int64_t>(nlist);
-  out.rij = device_ptr<T>(rij);
-  out.max_neighbors = device_ptr<int64_t>(max_neighbors);
-  out.type_counts = device_ptr<int64_t>(type_counts);
+  out.nlist = args.get<int64_t>(nlist, "nlist", {nloc, nnei}, CudaUse::kOut);
+  out.rij = args.get<T>(rij, "rij", {nloc, nnei, 3}, opt);
+  out.max_neighbors = args.get<int64_t>(max_neighbors, "max_neighbors", {nt}, opt);
+  out.type_counts = args.get<int64_t>(type_counts, "type_counts", {nloc, nt}, opt);
+  args.check_devices();
   Status st;
   {
     py::gil_scoped_release release;
-    st = deepft::cuda::format_nlist_from_csr<T>(
-        device_ptr<const T>(coord), device_ptr<const int32_t>(atype), nloc, nall,
-        device_ptr<const int64_t>(offsets), device_ptr<const int32_t>(indices), fmt, out,
-        device_ptr<void>(stream));
+    st = deepft::cuda::format_nlist_from_csr<T>(c, at, nloc, nall, off, idx, fmt, out,
+                                                cuda_stream(stream));
   }
   check(st);
 }
@@ -217,15 +240,21 @@ void define(py::module_& m, const std::string& suffix) {
         "[nloc] and the concatenated rows `neighbors` -> (nlist, rij, max_neighbors, "
         "type_counts).");
   m.def(("build_nlist_cuda_" + suffix).c_str(), &build_nlist_cuda<T>, py::arg("coord"),
-        py::arg("box"), py::arg("atype"), py::arg("nframes"), py::arg("nloc"), py::arg("rcut"),
-        py::arg("sel"), py::arg("nlist"), py::arg("image"), py::arg("rij"),
-        py::arg("max_neighbors"), py::arg("type_counts"), py::arg("stream"),
-        "CUDA build_nlist on device addresses (0 = absent output / no box).");
+        py::arg("box"), py::arg("atype"), py::arg("rcut"), py::arg("sel"), py::arg("nlist"),
+        py::arg("image") = py::none(), py::arg("rij") = py::none(),
+        py::arg("max_neighbors") = py::none(), py::arg("type_counts") = py::none(),
+        py::arg("stream") = 0,
+        "CUDA build_nlist on torch CUDA tensors (checked: device, dtype, shape, contiguity): "
+        "coord [nf, nloc, 3], box [nf, 9] | None, atype [nloc] int32, sel numpy int64; "
+        "outputs nlist [nf, nloc, nnei] and optional image, rij, max_neighbors, type_counts.");
   m.def(("format_nlist_from_csr_cuda_" + suffix).c_str(), &format_nlist_from_csr_cuda<T>,
-        py::arg("coord"), py::arg("atype"), py::arg("nloc"), py::arg("nall"), py::arg("offsets"),
-        py::arg("indices"), py::arg("rcut"), py::arg("sel"), py::arg("nlist"), py::arg("rij"),
-        py::arg("max_neighbors"), py::arg("type_counts"), py::arg("stream"),
-        "CUDA formatter from a CSR neighbor list on device addresses.");
+        py::arg("coord"), py::arg("atype"), py::arg("nloc"), py::arg("offsets"),
+        py::arg("indices"), py::arg("rcut"), py::arg("sel"), py::arg("nlist"),
+        py::arg("rij") = py::none(), py::arg("max_neighbors") = py::none(),
+        py::arg("type_counts") = py::none(), py::arg("stream") = 0,
+        "CUDA formatter from a CSR neighbor list on torch CUDA tensors: coord [nall, 3], atype "
+        "[nall] int32, offsets [nloc + 1] int64, indices int32 -> nlist [nloc, nnei] (+ rij, "
+        "max_neighbors, type_counts).");
 }
 
 }  // namespace

@@ -60,24 +60,32 @@ py::object prod_virial(py::array_t<T, kIn> grad_rij, py::array_t<T, kIn> rij,
   return std::move(virial);
 }
 
+// CUDA: torch CUDA tensors (__cuda_array_interface__), validated before the launch.
 template <typename T>
-void prod_cuda(bool virial, std::uintptr_t grad_rij, std::uintptr_t rij, std::uintptr_t nlist,
-               int64_t nframes, int64_t nloc, int64_t nnei, int64_t nall, std::uintptr_t out,
-               std::uintptr_t atom_out, std::uintptr_t stream) {
+void prod_cuda(bool virial, py::handle grad_rij, py::handle rij, py::handle nlist, int64_t nall,
+               py::handle out, py::handle atom_out, std::uintptr_t stream) {
+  CudaArgs args;
+  std::vector<int64_t> s;
   PairGradient<T> in;
-  in.grad_rij = device_ptr<const T>(grad_rij);
-  in.rij = device_ptr<const T>(rij);
-  in.nlist = device_ptr<const int64_t>(nlist);
-  in.nframes = nframes;
+  in.grad_rij = args.get<T>(grad_rij, "grad_rij", {-1, -1, -1, 3}, CudaUse::kIn, &s);
+  const int64_t nf = s[0], nloc = s[1], nnei = s[2];
+  if (nall < nloc) throw py::value_error("need nall >= nloc");
+  if (virial) in.rij = args.get<T>(rij, "rij", {nf, nloc, nnei, 3});
+  in.nlist = args.get<int64_t>(nlist, "nlist", {nf, nloc, nnei});
+  in.nframes = nf;
   in.nloc = nloc;
   in.nnei = nnei;
   in.nall = nall;
+  T* o = virial ? args.get<T>(out, "virial", {nf, 9}, CudaUse::kOut)
+                : args.get<T>(out, "force", {nf, nall, 3}, CudaUse::kOut);
+  T* ao = virial ? args.get<T>(atom_out, "atom_virial", {nf, nall, 9}, CudaUse::kOptionalOut)
+                 : nullptr;
+  args.check_devices();
   Status st;
   {
     py::gil_scoped_release release;
-    st = virial ? deepft::cuda::prod_virial<T>(in, device_ptr<T>(out), device_ptr<T>(atom_out),
-                                               device_ptr<void>(stream))
-                : deepft::cuda::prod_force<T>(in, device_ptr<T>(out), device_ptr<void>(stream));
+    st = virial ? deepft::cuda::prod_virial<T>(in, o, ao, cuda_stream(stream))
+                : deepft::cuda::prod_force<T>(in, o, cuda_stream(stream));
   }
   check(st);
 }
@@ -90,10 +98,11 @@ void define(py::module_& m, const std::string& suffix) {
         py::arg("nall"), py::arg("atomic") = false,
         "virial [nf, 9] = -sum g (x) rij (, atom_virial [nf, nall, 9] on the neighbor atom).");
   m.def(("prod_cuda_" + suffix).c_str(), &prod_cuda<T>, py::arg("virial"), py::arg("grad_rij"),
-        py::arg("rij"), py::arg("nlist"), py::arg("nframes"), py::arg("nloc"), py::arg("nnei"),
-        py::arg("nall"), py::arg("out"), py::arg("atom_out"), py::arg("stream"),
-        "CUDA prod_force (virial=False, out=force) or prod_virial (out=virial, atom_out=atom "
-        "virial or 0) on device addresses.");
+        py::arg("rij"), py::arg("nlist"), py::arg("nall"), py::arg("out"),
+        py::arg("atom_out") = py::none(), py::arg("stream") = 0,
+        "CUDA prod_force (virial=False, out=force [nf, nall, 3], rij None) or prod_virial "
+        "(out=virial [nf, 9], atom_out=atom virial [nf, nall, 9] or None) on torch CUDA "
+        "tensors (checked: device, dtype, shape, contiguity).");
 }
 
 }  // namespace

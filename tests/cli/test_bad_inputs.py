@@ -200,6 +200,27 @@ def dft_variant(change):
     return make
 
 
+def restamped(edit_header):
+    """``change`` for dft_variant: the header edited by ``edit_header(dict)``, checksum
+    re-stamped, so the file reaches the validators behind the checksum."""
+    def change(data: bytes) -> bytes:
+        from deepft.io.model_file import assemble_model_file
+
+        hlen = struct.unpack_from("<Q", data, 16)[0]
+        header = json.loads(data[24:24 + hlen])
+        edit_header(header)
+        return assemble_model_file(header, data[len(data) - header["blob_nbytes"]:])
+    return change
+
+
+def _huge_shape(header):
+    header["tensors"]["descriptor.davg"]["shape"] = [2**62, 4]
+
+
+def _zero_sel(header):
+    next(iter(header["branches"].values()))["descriptor"]["sel"][0] = 0
+
+
 def cli_case(argv_fn, expect):
     def case(folder, assets):
         return argv_fn(folder, assets), expect
@@ -285,6 +306,16 @@ CASES = {
     "test_dft_future_version": cli_case(
         lambda f, a: ["test", "-m", str(dft_variant(set_version)(f, a)), "-s",
                       str(a["system"])], ["bad.dft", "99"]),
+    "test_dft_checksum": cli_case(
+        lambda f, a: ["test", "-m", str(dft_variant(
+            lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:])(f, a)), "-s", str(a["system"])],
+        ["bad.dft", "file is corrupt (checksum mismatch in the header)"]),
+    "test_dft_overflowing_shape": cli_case(
+        lambda f, a: ["test", "-m", str(dft_variant(restamped(_huge_shape))(f, a)), "-s",
+                      str(a["system"])], ["bad.dft", "descriptor.davg"]),
+    "test_dft_zero_sel": cli_case(
+        lambda f, a: ["test", "-m", str(dft_variant(restamped(_zero_sel))(f, a)), "-s",
+                      str(a["system"])], ["bad.dft", "sel"]),
     "test_model_missing": cli_case(lambda f, a: ["test", "-m", "gone.dft", "-s",
                                                  str(a["system"])], ["gone.dft"]),
     "test_system_missing": cli_case(lambda f, a: ["test", "-m", str(a["dft"]), "-s",

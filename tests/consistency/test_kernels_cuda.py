@@ -10,13 +10,14 @@ from support.tolerances import STRICT, TIGHT
 
 from deepft.ops import build_nlist, env_mat_se_a, prod_force, prod_virial
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(
-        not (torch.cuda.is_available() and core.has_cuda()),
-        reason="needs a visible CUDA device and deepft built with CUDA kernels",
-    ),
-]
+pytestmark = [pytest.mark.cuda]
+
+
+@pytest.fixture(autouse=True)
+def _cuda_device(require_cuda):
+    """Skips without a device (fails instead under DEEPFT_REQUIRE_CUDA=1)."""
+    require_cuda(torch.cuda.is_available() and core.has_cuda(),
+                 "needs a visible CUDA device and deepft built with CUDA kernels")
 
 RCUT, RCUT_SMTH, SEL = 6.0, 0.5, [46, 92]
 
@@ -132,9 +133,7 @@ def test_format_nlist_from_csr_cuda_equals_cpu_ghost_form():
     rij = torch.empty((nloc, 40, 3), dtype=torch.float64, device=dev)
     mx = torch.empty(2, dtype=torch.int64, device=dev)
     cnt = torch.empty((nloc, 2), dtype=torch.int64, device=dev)
-    core.format_nlist_from_csr_cuda_f64(c.data_ptr(), at.data_ptr(), nloc, 40, offsets.data_ptr(),
-                                        idx.data_ptr(), 4.0, sel, nl.data_ptr(), rij.data_ptr(),
-                                        mx.data_ptr(), cnt.data_ptr(),
+    core.format_nlist_from_csr_cuda_f64(c, at, nloc, offsets, idx, 4.0, sel, nl, rij, mx, cnt,
                                         torch.cuda.current_stream().cuda_stream)
     torch.cuda.synchronize()
     np.testing.assert_array_equal(nl.cpu().numpy(), nl_cpu)

@@ -206,3 +206,43 @@ def test_special_bonds_do_not_change_the_model(lmp_env, models, tmp_path):
         lmp.close()
     assert abs(energy - ref.energy) <= STRICT * abs(ref.energy)
     assert_close("forces", "special bonds", force, ref.force)
+
+
+def test_overlapping_atoms_are_named_by_id(lmp_env, models):
+    """Two atoms at the same position: an error naming both atom IDs, never a NaN energy."""
+    msg = lammps_error(lmp_env, f"pair_style deepft {models['m1']}\npair_coeff * * O H\n"
+                                "set atom 5 x 1.0 y 1.0 z 1.0\nset atom 9 x 1.0 y 1.0 z 1.0\n"
+                                "run 0")
+    assert ("IDs 5 and 9" in msg or "IDs 9 and 5" in msg) and "0 Å apart" in msg, msg
+    assert str(models["m1"]) in msg, msg
+
+
+def test_crafted_model_file_is_refused_by_field(lmp_env, models):
+    """A header edited behind a re-stamped checksum (sel = 0) is refused naming the field."""
+    import json
+    import struct
+
+    from deepft.io.model_file import assemble_model_file
+
+    data = models["m1"].read_bytes()
+    header = json.loads(data[24:24 + struct.unpack_from("<Q", data, 16)[0]])
+    next(iter(header["branches"].values()))["descriptor"]["sel"][1] = 0
+    bad = models["dir"] / "sel0.dft"
+    bad.write_bytes(assemble_model_file(header, data[len(data) - header["blob_nbytes"]:]))
+    msg = lammps_error(lmp_env, f"pair_style deepft {bad}")
+    assert str(bad) in msg and "descriptor.sel[1]': 0 is outside" in msg, msg
+
+
+def test_version_1_model_warns_about_the_missing_checksum(lmp_env, models, tmp_path):
+    from support.lammps_run import run_lmp
+
+    from deepft.io.model_file import encode_model_file, read_model_file
+
+    src = read_model_file(models["m1"])
+    header = {k: v for k, v in src.header.items()
+              if k not in ("tensors", "blob_nbytes", "format_version")}
+    old = tmp_path / "v1.dft"
+    old.write_bytes(encode_model_file(header, src.tensors, version=1))
+    log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_LAMMPS_DATA}\n"
+                           f"pair_style deepft {old}\npair_coeff * * O H\nrun 0\n", tmp_path)
+    assert "format version 1 carries no checksum" in log, log[-3000:]

@@ -1,9 +1,10 @@
-"""model.dft v1: layout, round trip, versioning and bad files (Python reader and C++ core)."""
+"""model.dft v2: layout, round trip, versioning and bad files (Python reader and C++ core)."""
 
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ def sample_tensors():
 def test_round_trip_preserves_tensors_and_header(tmp_path):
     path = mf.write_model_file(tmp_path / "m.dft", HEADER, sample_tensors())
     model = mf.read_model_file(path)
-    assert model.format_version == mf.FORMAT_VERSION == 1
+    assert model.format_version == mf.FORMAT_VERSION == 2
     assert model.type_map == ["O", "H"]
     assert model.header["config"] == HEADER["config"]
     for name, value in sample_tensors().items():
@@ -45,8 +46,9 @@ def test_round_trip_preserves_tensors_and_header(tmp_path):
 def test_binary_layout(tmp_path):
     path = mf.write_model_file(tmp_path / "m.dft", HEADER, sample_tensors())
     data = path.read_bytes()
-    magic, version, reserved, hlen = struct.unpack_from("<8sIIQ", data)
-    assert (magic, version, reserved) == (b"DEEPFTMD", 1, 0)
+    magic, version, header_crc, hlen = struct.unpack_from("<8sIIQ", data)
+    assert (magic, version) == (b"DEEPFTMD", 2)
+    assert header_crc == zlib.crc32(data[24:24 + hlen])
     header = json.loads(data[24:24 + hlen].decode("utf-8"))
     start = 24 + hlen + (-(24 + hlen)) % 64
     assert start % 64 == 0 and set(data[24 + hlen:start]) <= {0}
@@ -54,6 +56,7 @@ def test_binary_layout(tmp_path):
     for name, info in header["tensors"].items():
         assert info["offset"] % 64 == 0, name
         raw = data[start + info["offset"]:start + info["offset"] + info["nbytes"]]
+        assert info["crc32"] == zlib.crc32(raw), name
         got = np.frombuffer(raw, dtype="<" + {"float64": "f8", "float32": "f4"}[info["dtype"]])
         np.testing.assert_array_equal(got.reshape(info["shape"]), sample_tensors()[name])
 
@@ -117,7 +120,8 @@ def test_old_version_without_upgrade_is_refused(tmp_path):
 
 def test_upgrade_chain_runs_registered_steps(tmp_path, monkeypatch):
     """A file of version 1 read by a (pretend) version-3 reader goes through 1->2->3."""
-    path = _write(tmp_path)
+    path = tmp_path / "v1.dft"
+    path.write_bytes(mf.encode_model_file(HEADER, sample_tensors(), version=1))
     calls = []
 
     def v1_to_v2(header, p):
@@ -131,7 +135,8 @@ def test_upgrade_chain_runs_registered_steps(tmp_path, monkeypatch):
     monkeypatch.setattr(mf, "FORMAT_VERSION", 3)
     monkeypatch.setitem(mf._UPGRADES, 1, v1_to_v2)
     monkeypatch.setitem(mf._UPGRADES, 2, v2_to_v3)
-    model = mf.read_model_file(path)
+    with pytest.warns(mf.ModelFileWarning, match="carries no checksum"):
+        model = mf.read_model_file(path)
     assert [c[0] for c in calls] == [1, 2]
     assert model.format_version == 3 and model.type_map == ["o", "h"]
     assert model.header["added_in_v3"] is True
@@ -142,7 +147,9 @@ def test_upgrade_chain_runs_registered_steps(tmp_path, monkeypatch):
 def test_corrupt_header_and_inconsistent_tensor_entry(tmp_path):
     path = _write(tmp_path)
     data = bytearray(path.read_bytes())
-    data[24] = ord("[")  # header no longer valid JSON
+    data[24] = ord("[")  # header no longer valid JSON; checksum re-stamped
+    hlen = struct.unpack_from("<Q", data, 16)[0]
+    struct.pack_into("<I", data, 12, zlib.crc32(data[24:24 + hlen]))
     bad = tmp_path / "badjson.dft"
     bad.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="badjson.dft: corrupt model header"):
@@ -154,6 +161,7 @@ def test_corrupt_header_and_inconsistent_tensor_entry(tmp_path):
     text = good[24:24 + hlen].decode().replace('"nbytes": 120', '"nbytes": 128', 1)
     assert len(text.encode()) == hlen
     bad2 = tmp_path / "badentry.dft"
-    bad2.write_bytes(good[:24] + text.encode() + good[24 + hlen:])
+    bad2.write_bytes(good[:12] + struct.pack("<I", zlib.crc32(text.encode())) + good[16:24]
+                     + text.encode() + good[24 + hlen:])
     with pytest.raises(ModelFileError, match="badentry.dft: tensor 'a.matrix' has an inconsistent"):
         mf.read_model_file(bad2)
