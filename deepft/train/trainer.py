@@ -365,17 +365,17 @@ def trim_lcurve(path: str, step: int) -> None:
 
 class ProgressClock:
     """Steps per second over all the time spent (validation and checkpoints included), smoothed
-    so that the rate and ETA do not jump between display lines: an exponential moving average
-    of the seconds per step of each interval (averaging time, not rates, so a slow interval
-    weighs by its length)."""
+    so that the rate and ETA do not jump between display lines: the ratio of exponentially
+    discounted sums of steps and seconds, so each interval weighs by its length (the one-step
+    first interval, which holds the start-up, barely counts) and older intervals fade."""
 
-    SMOOTHING = 0.3  # weight of the newest interval
+    DISCOUNT = 0.7  # weight of the previous sums at each new display line
 
     def __init__(self, step: int, clock=time.perf_counter):
         self.clock = clock
         self.start = self.last = clock()
         self.last_step = step
-        self.seconds_per_step: float | None = None
+        self.steps = self.seconds = 0.0
 
     def rate(self, step: int) -> float:
         """Smoothed steps/s up to ``step`` (0 before any step was timed)."""
@@ -383,10 +383,9 @@ class ProgressClock:
         seconds, steps = now - self.last, step - self.last_step
         self.last, self.last_step = now, step
         if steps > 0 and seconds > 0:
-            current = seconds / steps
-            self.seconds_per_step = current if self.seconds_per_step is None else (
-                self.SMOOTHING * current + (1 - self.SMOOTHING) * self.seconds_per_step)
-        return 1.0 / self.seconds_per_step if self.seconds_per_step else 0.0
+            self.steps = self.DISCOUNT * self.steps + steps
+            self.seconds = self.DISCOUNT * self.seconds + seconds
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
 
     def elapsed(self) -> float:
         return self.clock() - self.start

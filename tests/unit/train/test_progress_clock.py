@@ -29,6 +29,17 @@ def test_rate_counts_all_time_and_is_smoothed():
     assert progress.elapsed() == 50.0
 
 
+def test_a_slow_first_step_does_not_dominate_the_rate():
+    """Step 1 holds the start-up (3 s); then 500 steps take 50 s each line: the rate shown at
+    the second line is already close to 10 steps/s."""
+    clock = FakeClock()
+    progress = ProgressClock(0, clock=clock)
+    clock.now += 3.0
+    progress.rate(1)
+    clock.now += 50.0
+    assert 9.0 < progress.rate(501) < 10.1
+
+
 def test_rate_without_progress_keeps_the_last_value():
     clock = FakeClock()
     progress = ProgressClock(10, clock=clock)
