@@ -10,8 +10,9 @@ it loads with ``torch.load(weights_only=True)``: a checkpoint from a stranger ca
 
 Every file is written atomically (temp file in the same folder, fsync, rename), so a run killed
 at any moment leaves the previous checkpoint intact and loadable. :func:`load_checkpoint` checks
-the format, the version and the type of every field the rest of deepft reads, and names the
-file and the field when one is wrong.
+the format, the version and the fields every command reads (config, weights, step), naming the
+file and the field; :func:`check_restart_fields` adds the optimizer, RNG and sampler states that
+a restart reads.
 """
 
 from __future__ import annotations
@@ -136,6 +137,25 @@ REQUIRED_FIELDS = {
     "model": (dict, "the model's state dict"),
     "step": (int, "the number of steps completed"),
 }
+
+
+#: field -> what it holds; needed to continue a run (``--restart``)
+RESTART_FIELDS = {"optimizer": "the optimizer state", "rng": "the random-number states",
+                  "sampler": "the data samplers' states"}
+
+
+def check_restart_fields(state: dict, path: str | os.PathLike) -> None:
+    """ModelFileError naming the first missing or mistyped field a restart reads."""
+    for key, what in RESTART_FIELDS.items():
+        if not isinstance(state.get(key), dict):
+            raise ModelFileError(f"checkpoint {path}: field {key!r} ({what}) is missing or not "
+                                 "an object, so the run cannot continue from it",
+                                 hint="use another checkpoint, or --init-model to start a new "
+                                      "run from its weights")
+    for key in ("branch", "torch"):
+        if key not in state["rng"]:
+            raise ModelFileError(f"checkpoint {path}: field 'rng/{key}' is missing",
+                                 hint="use another checkpoint")
 
 
 def check_fields(state: dict, path: Path) -> None:

@@ -67,10 +67,12 @@ def load_trained_model(ckpt: dict, source: str | os.PathLike = "checkpoint") -> 
 def frozen_ready_model(ckpt: dict, source: str | os.PathLike = "checkpoint") -> nn.Module:
     """The checkpoint's model with LoRA adapters folded into plain weights, in eval mode: what
     a model.dft holds. A fine-tuned checkpoint keeps its extra fitting heads."""
+    from deepft.errors import InputError
+
     state = merge_lora_state(dict(ckpt["model"]), ckpt, source)
     try:
         model = build_trained_model(ckpt["config"], lora=False)
-    except (KeyError, TypeError, ValueError) as err:
+    except (InputError, KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"{source}: its config does not describe a model deepft can build "
                              f"({err})", hint="the checkpoint is damaged; use another one"
                              ) from None

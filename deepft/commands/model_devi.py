@@ -99,8 +99,12 @@ def model_devi(*, models, systems, output: str | os.PathLike | None = "model_dev
     from deepft.commands._systems import load_systems
     from deepft.progress import Progress
 
+    from deepft.commands._paths import check_output_file
+
     models = [os.fspath(m) for m in models]
     check_options(models, frequency, relative, relative_v)
+    if output is not None:
+        check_output_file(output, "-o")
     pots = open_models(models, branch)
     loaded = load_systems(systems, pots[0].type_map)
     result = ModelDeviResult(output=None if output is None else os.fspath(output))

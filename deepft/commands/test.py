@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepft.branches import DEFAULT_BRANCH
 from deepft.commands._paths import check_output_file
 from deepft.errors import InputError
 
@@ -82,6 +83,7 @@ def select_branch(model, branch: str | None, path: str):
     """The EnergyModel of ``branch`` (required for multitask models)."""
     branches = getattr(model, "branches", None)
     if branches is None:
+        require_branch([DEFAULT_BRANCH], branch, path)
         return model
     require_branch(list(branches.keys()), branch, path)
     return branches[branch or next(iter(branches.keys()))]

@@ -15,11 +15,12 @@ out.json.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 
 from deepft.commands._paths import check_output_file
-from deepft.errors import InputError
+from deepft.errors import InputError, ModelFileError
 
 log = logging.getLogger("deepft.train")
 
@@ -76,10 +77,13 @@ def check_training_outputs(cfg: dict) -> None:
 
     training = cfg["training"]
     check_output_file(training["disp_file"], "training/disp_file")
-    ckpt_folder = Path(training["save_ckpt"]).parent
-    if ckpt_folder.exists() and not ckpt_folder.is_dir():
-        raise InputError(f"training/save_ckpt {training['save_ckpt']}: {ckpt_folder} is a file, "
-                         "not a folder", hint="choose another checkpoint prefix")
+    existing = Path(training["save_ckpt"]).absolute().parent
+    while not existing.exists():  # the folders up to here are created at the first save
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"training/save_ckpt {training['save_ckpt']}: {existing} is "
+                         f"{'not writable' if existing.is_dir() else 'a file, not a folder'}",
+                         hint="choose another checkpoint prefix")
 
 
 def input_config(raw: dict, source: str, *, finetune: str | None = None,
@@ -137,13 +141,20 @@ def check_task_kind(cfg: dict, ckpt_cfg: dict, option: str, path) -> None:
 def adopt_checkpoint_model(cfg: dict, state: dict, option: str, path) -> None:
     """``cfg["model"]`` := the checkpoint's model section, after the checks of ``option``:
     ``--restart`` warns with the list of differences, ``--init-model`` refuses them."""
-    from deepft.config.diff import model_diffs
+    from deepft.config.branches import model_sections
+    from deepft.config.diff import branch_set_diff, model_diffs
     from deepft.config.normalize import check_training_precision
 
     check_task_kind(cfg, state["config"], option, path)
+    other_branches = branch_set_diff(cfg, state["config"])
+    if other_branches:
+        raise InputError(f"{option} {path}: {other_branches}",
+                         hint="use the branch names (model_dict, loss_dict, data_dict) the "
+                              "checkpoint was trained with, or --finetune to change them")
     check_training_precision(cfg, state["config"]["model"], f"the checkpoint {path}")
-    diffs = model_diffs(cfg, state["config"])
-    if diffs and option == "--init-model":
+    init = option == "--init-model"
+    diffs = model_diffs(cfg, state["config"], trainable_free=init)
+    if diffs and init:
         raise InputError(f"--init-model {path}: the input's model section differs from the "
                          "checkpoint's: " + "; ".join(diffs),
                          hint="make the model section equal to the checkpoint's (`deepft show "
@@ -152,7 +163,13 @@ def adopt_checkpoint_model(cfg: dict, state: dict, option: str, path) -> None:
     if diffs:
         log.warning("%s %s: the checkpoint's model section is used; the input differs in: %s",
                     option, path, "; ".join(diffs))
-    cfg["model"] = state["config"]["model"]
+    wanted = {b: {part: s[part].get("trainable", True) for part in ("descriptor", "fitting_net")}
+              for b, s in model_sections(cfg).items()}
+    cfg["model"] = copy.deepcopy(state["config"]["model"])
+    if init:  # a new run: the input decides what trains (applied to the loaded model)
+        for branch, section in model_sections(cfg).items():
+            for part, flag in wanted[branch].items():
+                section[part]["trainable"] = flag
 
 
 def frozen_start(cfg: dict, path: str, branch: str | None):
@@ -177,6 +194,10 @@ def frozen_start(cfg: dict, path: str, branch: str | None):
     if branch not in names:
         raise InputError(f"--model-branch {branch!r}: {path} has no such branch; its branches "
                          f"are {names}", hint="pass one of the listed names")
+    if len(frozen.branch(branch)["fitting_prefixes"]) > 1:
+        raise InputError(f"--init-frz-model {path}: branch {branch} sums several fitting nets "
+                         "(a new_head fine-tune), which a plain training input cannot describe",
+                         hint="start from its checkpoint with --init-model, or --finetune")
     theirs, mine = branch_section(frozen, branch), cfg["model"]
     diffs = [] if mine["type_map"] == theirs["type_map"] else [
         f"model/type_map: input {mine['type_map']!r} vs frozen model {theirs['type_map']!r}"]
@@ -213,6 +234,9 @@ def run_training(cfg: dict, info, tasks: dict | None, *, restart: str | None,
 
     restart_state = run_on_main(info, lambda: find_restart(restart, cfg))
     if restart_state is not None:  # continue the same model: its (resolved) section wins
+        from deepft.checkpoint.files import check_restart_fields
+
+        check_restart_fields(restart_state, restart)
         adopt_checkpoint_model(cfg, restart_state, "--restart", restart)
     init_state = load_checkpoint(init_model) if init_model else None
     if init_state is not None:
@@ -245,6 +269,11 @@ def run_training(cfg: dict, info, tasks: dict | None, *, restart: str | None,
         elif init_state is not None:
             model = load_trained_model(init_state, init_model)
             log.info("initialized weights and statistics from %s", init_model)
+        if frozen_model is not None or init_state is not None:
+            from deepft.config.branches import model_sections
+            from deepft.model.structure import set_config_trainability
+
+            set_config_trainability(model, model_sections(cfg))
         else:
             model = build_trained_model(cfg)
             if restart_state is None:  # on rank 0; the Trainer broadcasts the model
@@ -255,7 +284,15 @@ def run_training(cfg: dict, info, tasks: dict | None, *, restart: str | None,
     if report is not None:
         report.check_trainer(trainer)
     if restart_state is not None:
-        trainer.load_state_dict(restart_state)
+        try:
+            trainer.load_state_dict(restart_state)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ModelFileError(f"--restart {restart}: the checkpoint cannot continue this run "
+                                 f"({type(err).__name__} {first})",
+                                 hint="the checkpoint is damaged or its optimizer/sampler state "
+                                      "does not fit; use another one, or --init-model to start "
+                                      "a new run from its weights") from None
         log.info("restarted from step %d", trainer.step)
     if info.is_main:
         write_normalized(cfg, output)

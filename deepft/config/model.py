@@ -15,6 +15,10 @@ from deepft.config._args import inert, positive
 from deepft.config.descriptor import descriptor_arg
 from deepft.config.fitting import fitting_arg
 
+#: model-section key where ``deepft train --finetune`` records the structure it gave the model
+#: (deepft.model.structure); a ``_`` key, so normalization treats it as a comment
+FINETUNE_RECORD = "_finetune"
+
 
 def type_map_ok(value: list[str]) -> bool:
     return bool(value) and len(set(value)) == len(value) and all(value)

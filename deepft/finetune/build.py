@@ -21,6 +21,7 @@ import torch
 
 from deepft.branches import RANDOM_BRANCH
 from deepft.config.branches import model_sections
+from deepft.errors import InputError
 from deepft.finetune.plan import BranchPlan, FinetunePlan
 from deepft.model import build_from_config, merge_lora
 from deepft.model.fitting import FittingWithNewHead
@@ -126,6 +127,8 @@ def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Modu
     """The new model: built from ``cfg``, then the inherited components copied in and remapped
     onto the new type map (shared components stay one object)."""
     pre = branch_models(pre_model)
+    for group in descriptor_groups(cfg):
+        settle_descriptor_source(group, plans, pre)
     for group in descriptor_groups(cfg):  # final sel first: it is part of the config
         src = pre[plans[group[0]].descriptor_from]
         sel = merged_sel(src.descriptor, src.type_map, sections[group[0]]["type_map"],
@@ -144,12 +147,14 @@ def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Modu
                              seed=section["descriptor"]["seed"])
         for branch in group:
             new[branch].descriptor = desc
+    # one copy per fitting net of the NEW model: branches share a fitting only where the
+    # input shares it (shared_dict), whatever pretrained branch they start from
     copies: dict[tuple[str, int], torch.nn.Module] = {}
     for branch, plan in plans.items():
         if plan.source is None:
             continue
         src = pre[plan.source]
-        key = (plan.source, id(src.fitting))
+        key = (plan.source, id(new[branch].fitting))
         if key not in copies:
             fit = copy.deepcopy(src.fitting)
             fit.change_type_map(src.type_map, sections[branch]["type_map"],
@@ -158,6 +163,23 @@ def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Modu
         new[branch].fitting = copies[key]
         expose_extra_fittings(new[branch])
     return model
+
+
+def settle_descriptor_source(group: list[str], plans: dict[str, BranchPlan], pre: dict) -> None:
+    """The pretrained branch whose descriptor the branches of ``group`` (one shared descriptor
+    of the new model) inherit: that of the first branch inheriting a fitting net (the descriptor
+    its weights were trained with). Branches inheriting fitting nets trained with different
+    pretrained descriptors cannot share one: InputError."""
+    sources = [plans[b].source for b in group if plans[b].source is not None]
+    chosen = sources[0] if sources else plans[group[0]].descriptor_from
+    clash = [s for s in sources if pre[s].descriptor is not pre[chosen].descriptor]
+    if clash:
+        raise InputError(f"branches {group} share one descriptor in the input, but inherit the "
+                         f"fitting nets of pretrained branches {sources} whose descriptors differ",
+                         hint="give those branches separate descriptors, or start them from "
+                              "pretrained branches that shared their descriptor")
+    for branch in group:
+        plans[branch].descriptor_from = chosen
 
 
 def fill_new_type_stats(model, cfg: dict, samples: dict[str, list[dict]]) -> None:
@@ -203,22 +225,28 @@ def refit_biases(model, plans: dict, samples: dict, method: dict) -> list[BiasCh
     """Energy bias before step 0: refit (bias_mode) for inherited fitting nets, set by statistic
     for fresh ones, only new elements for resumed branches."""
     new = branch_models(model)
+    sharing: dict[int, list[str]] = {}
+    for branch in plans:
+        sharing.setdefault(id(new[branch].fitting), []).append(branch)
     changes = []
     for branch, plan in plans.items():
         fitting = new[branch].fitting
+        owners = sharing[id(fitting)]
+        if owners[0] != branch:
+            continue  # a shared fitting net is refit once, on all its branches' data
+        frames = [s for b in owners for s in samples[b]]
         if plan.source is None:
             log.warning("fine-tuning: branch %s has a freshly initialized fitting net; its "
                         "energy bias is set by statistic", branch)
-            change = refit_bias(new[branch], samples[branch], "set-by-statistic", branch=branch)
+            change = refit_bias(new[branch], frames, "set-by-statistic", branch=branch)
         elif plan.resume:
             if not fitting.types_without_bias:
                 log.info("fine-tuning: branch %s resumes; energy bias unchanged", branch)
                 continue
-            change = refit_bias(new[branch], samples[branch], "change-by-statistic",
+            change = refit_bias(new[branch], frames, "change-by-statistic",
                                 branch=branch, only_types=fitting.types_without_bias)
         else:
-            change = refit_bias(new[branch], samples[branch], method["bias_mode"],
-                                branch=branch)
+            change = refit_bias(new[branch], frames, method["bias_mode"], branch=branch)
         change.log()
         changes.append(change)
     return changes

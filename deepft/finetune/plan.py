@@ -80,7 +80,12 @@ class FinetunePlan:
         entries are replaced where branches reference them."""
         raw = deepcopy(raw)
         pre = model_sections(self.pretrained_config)
-        model = raw["model"]
+        model = raw.get("model") if isinstance(raw, dict) else None
+        branches = model.get("model_dict") if isinstance(model, dict) else None
+        if not isinstance(model, dict) or (
+                is_multitask(raw) and not (isinstance(branches, dict) and all(
+                    isinstance(s, dict) for s in branches.values()))):
+            return raw  # malformed: normalize() names what is wrong
         if not is_multitask(raw):
             plan = self.branches[DEFAULT_BRANCH]
             model["descriptor"] = _adopted(pre[plan.descriptor_from]["descriptor"],

@@ -40,11 +40,12 @@ import torch
 from torch import nn
 
 from deepft.branches import DEFAULT_BRANCH
+from deepft.config.model import FINETUNE_RECORD
 from deepft.model.fitting import FittingWithNewHead, new_head_for
 from deepft.model.lora import apply_lora
 from deepft.model.network import derive_seed
 
-RECORD_KEY = "_finetune"
+RECORD_KEY = FINETUNE_RECORD
 METHODS = ("full", "heads", "lora", "new_head", "inherit")
 
 

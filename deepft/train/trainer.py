@@ -392,7 +392,8 @@ class ProgressClock:
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
-    """``rmse_e 1.23e-03 eV, rmse_f 4.56e-02 eV/Å, ...`` (units by metric name)."""
+    """``rmse_e 1.23e-03 eV/atom, rmse_f 4.56e-02 eV/Å, ...`` (units by metric name; a
+    multitask metric ``rmse_f_water`` is ``rmse_f`` of branch water)."""
     units = {"rmse_e": "eV/atom", "rmse_f": "eV/Å", "rmse_v": "eV/atom", "rmse_ae": "eV"}
 
     def unit(name: str) -> str:

@@ -386,10 +386,41 @@ CASES = {
     "change_bias_list_file_missing": cli_case(
         lambda f, a: ["change-bias", str(a["dft"]), "-f", "systems.txt", "-o", "new.dft"],
         ["-f", "systems.txt"]),
+    "restart_with_other_branches": cli_case(
+        lambda f, a: (write_cfg(f, rename_branch(multitask_tiny(a["system"], a["organic"]),
+                                                 "organic", "gas")) or
+                      ["train", "input.json", "--restart", str(a["multi"])]),
+        ["['water', 'gas']", "['water', 'organic']"]),
+    "restart_without_optimizer_state": cli_case(
+        lambda f, a: (write_cfg(f, tiny_input(a["system"])) or
+                      ["train", "input.json", "--restart", str(ckpt_without(f, a, "optimizer"))]),
+        ["no_optimizer.pt", "'optimizer'"]),
+    "save_ckpt_below_a_file": train_with(set_key("training/save_ckpt", "out.json/sub/model.ckpt")),
+    "test_branch_of_a_single_task_checkpoint": cli_case(
+        lambda f, a: ["test", "-m", str(a["single"]), "-s", str(a["system"]), "--model-branch",
+                      "foo"], ["'foo'", "['Default']"]),
     "change_bias_output_folder_missing": cli_case(
         lambda f, a: ["change-bias", str(a["dft"]), "-s", str(a["system"]), "-o",
                       "no/new.dft"], ["no/new.dft"]),
 }
+
+
+def rename_branch(cfg: dict, old: str, new: str) -> dict:
+    """``cfg`` with branch ``old`` called ``new`` in model_dict, loss_dict and data_dict."""
+    for section in (cfg["model"]["model_dict"], cfg["loss_dict"], cfg["training"]["data_dict"]):
+        section[new] = section.pop(old)
+    return cfg
+
+
+def ckpt_without(folder: Path, assets: dict, field: str) -> Path:
+    """A copy of the single-task checkpoint without ``field``."""
+    import torch
+
+    state = torch.load(assets["single"], weights_only=True)
+    del state[field]
+    path = folder / f"no_{field}.pt"
+    torch.save(state, path)
+    return path
 
 
 def set_neuron(cfg: dict, neuron: list[int]) -> dict:

@@ -37,6 +37,8 @@ def test_model_devi_bad_inputs(capsys, models, water_dir, tmp_path):
     missing = str(tmp_path / "missing.dft")
     run_bad(capsys, [*base, "-m", m1, missing], "missing.dft", "cannot open")
     run_bad(capsys, [*base, "-m", m1], "at least 2 models", "m1.dft")
+    run_bad(capsys, ["model-devi", "-s", sys0, "-m", m1, m2, "-o", str(tmp_path / "no" / "d.out")],
+            "-o", "does not exist")  # checked before any frame is evaluated
     run_bad(capsys, [*base, "-m", m1, str(models["swapped"])], "m1.dft", "hw.dft",
             "['O', 'H'] vs ['H', 'O']")
     nosys = str(tmp_path / "no_such_system")

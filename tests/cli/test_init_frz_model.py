@@ -74,3 +74,26 @@ def test_a_model_section_that_differs_is_refused(frozen, change, expect):
     change(raw)
     with pytest.raises(InputError, match=expect):
         frozen_start(normalize(raw), str(work / "model.dft"), None)
+
+
+def test_the_input_decides_what_trains(frozen, tmp_path):
+    """``trainable: false`` on the descriptor keeps the file's descriptor weights; the run can
+    be restarted (the rebuilt model has the same trainable set as the one that was saved)."""
+    from deepft.checkpoint import load_checkpoint
+    from deepft.io.model_file import read_model_file
+
+    work, cfg = frozen
+    cfg = json.loads(json.dumps(cfg))
+    cfg["model"]["descriptor"]["trainable"] = False
+    cfg["training"].update(numb_steps=2, disp_freq=1, save_freq=1)
+    (tmp_path / "input.json").write_text(json.dumps(cfg))
+    run_deepft("train", "input.json", "--init-frz-model", str(work / "model.dft"),
+               cwd=tmp_path)
+    tensors = read_model_file(work / "model.dft").tensors
+    state = load_checkpoint(tmp_path / "model.ckpt-2.pt")["model"]
+    desc = [k for k in state if k.startswith("descriptor.embeddings")]
+    assert desc and all(np.array_equal(state[k].numpy(), tensors[k]) for k in desc)
+    cfg["training"]["numb_steps"] = 3
+    (tmp_path / "input.json").write_text(json.dumps(cfg))
+    run_deepft("train", "input.json", "--restart", "model.ckpt-2.pt", cwd=tmp_path)
+    assert load_checkpoint(tmp_path / "model.ckpt-3.pt")["step"] == 3

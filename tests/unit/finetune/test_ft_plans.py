@@ -205,3 +205,66 @@ def test_model_branch_with_multitask_input_is_an_error(tmp_path, water_dir, orga
     raw = multitask_input(tmp_path, water_dir, organic_dir)
     with pytest.raises(InputError, match="finetune_head"):
         finetune(raw, multitask_ckpt, model_branch="water")
+
+
+def test_branches_from_one_pretrained_branch_keep_separate_fitting_nets(
+        tmp_path, water_dir, organic_dir, multitask_ckpt):
+    """Two new branches with their own fitting_net sections, both starting from the pretrained
+    organic branch: two copies (equal at step 0), not one shared net."""
+    raw = multitask_input(tmp_path, water_dir, organic_dir, numb_steps=0,
+                          branches=("organic_a", "organic_b"))
+    for branch in ("organic_a", "organic_b"):
+        raw["model"]["model_dict"][branch]["finetune_head"] = "organic"
+    model, _, _, _ = finetune(raw, multitask_ckpt)
+    a, b = model.branches["organic_a"].fitting, model.branches["organic_b"].fitting
+    assert a is not b
+    assert nets_equal(a, b)
+    assert model.branches["organic_a"].descriptor is model.branches["organic_b"].descriptor
+
+
+def test_a_shared_descriptor_needs_one_pretrained_descriptor():
+    """Branches sharing a descriptor inherit it from their fitting nets' pretrained branch; when
+    those branches had different descriptors it is refused, naming them."""
+    from types import SimpleNamespace
+
+    from deepft.finetune.build import settle_descriptor_source
+    from deepft.finetune.plan import BranchPlan
+
+    d1, d2 = object(), object()
+    pre = {"A": SimpleNamespace(descriptor=d1), "B": SimpleNamespace(descriptor=d2),
+           "C": SimpleNamespace(descriptor=d1)}
+    plans = {"x": BranchPlan("x", None, "A"), "y": BranchPlan("y", "C", "C")}
+    settle_descriptor_source(["x", "y"], plans, pre)
+    assert plans["x"].descriptor_from == plans["y"].descriptor_from == "C"
+    plans = {"x": BranchPlan("x", "A", "A"), "y": BranchPlan("y", "B", "B")}
+    with pytest.raises(InputError, match=r"\['A', 'B'\] whose descriptors differ"):
+        settle_descriptor_source(["x", "y"], plans, pre)
+
+
+@pytest.mark.parametrize("raw", [{}, {"model": [1]}, {"model": {"model_dict": {"b": 5}}},
+                                 {"model": {"model_dict": 3}}])
+def test_adopt_into_leaves_a_malformed_input_to_the_schema(raw, water_ckpt):
+    from deepft.finetune.plan import FinetunePlan
+
+    plan = FinetunePlan(str(water_ckpt), load_checkpoint(water_ckpt), {})
+    assert plan.adopt_into(raw) == raw
+
+
+def test_restart_diffs_ignore_the_sel_fine_tuning_chose():
+    from deepft.config.diff import model_diffs
+
+    def cfg(sel, record=None):
+        model = {"type_map": ["O", "H"], "descriptor": {"type": "se_e2_a", "sel": sel},
+                 "fitting_net": {"neuron": [8], "trainable": True}}
+        if record:
+            model["_finetune"] = record
+        return {"model": model}
+
+    assert model_diffs(cfg([46, 92]), cfg([44, 80])) == [
+        "model/descriptor/sel: input [46, 92] vs checkpoint [44, 80]"]
+    assert model_diffs(cfg([46, 92]), cfg([44, 80], {"method": {"method": "full"}})) == []
+    flipped = cfg([46, 92])
+    flipped["model"]["fitting_net"]["trainable"] = False
+    assert model_diffs(flipped, cfg([46, 92])) == []
+    assert model_diffs(flipped, cfg([46, 92]), trainable_free=False) == [
+        "model/fitting_net/trainable: input False vs checkpoint True"]
