@@ -96,10 +96,9 @@ def model_devi(*, models, systems, output: str | os.PathLike | None = "model_dev
     ``relative``/``relative_v``: the levels (>= 0) of the relative force/virial deviations;
     ``branch``: the branch of multitask model files.
     """
+    from deepft.commands._paths import check_output_file
     from deepft.commands._systems import load_systems
     from deepft.progress import Progress
-
-    from deepft.commands._paths import check_output_file
 
     models = [os.fspath(m) for m in models]
     check_options(models, frequency, relative, relative_v)
