@@ -1,7 +1,10 @@
 """Langevin molecular dynamics of liquid water with ASE and a frozen deepft model.
 
-    deepft freeze -c model.ckpt.pt -o model.dft       # after training examples/water
-    python examples/ase/md_water.py --model model.dft [--steps 100] [--temperature 300]
+    python examples/ase/md_water.py [--model examples/lammps/water/water_md.dft] [--steps 100]
+        [--temperature 300]
+
+The default model is the MD model of examples/water/input_md.json shipped with the LAMMPS
+example (the 1000-step model of examples/water/input.json is a smoke test, not a model for MD).
 
 Starts from the first frame of the water data (64 H2O, periodic box), draws Maxwell-Boltzmann
 velocities, and runs --steps Langevin steps of 0.5 fs, printing energy and temperature every
@@ -22,6 +25,7 @@ from deepft.calculator import DeepFT
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent / "data" / "water" / "data_0"
+DEFAULT_MODEL = HERE.parent / "lammps" / "water" / "water_md.dft"
 
 
 def load_water(system: Path) -> Atoms:
@@ -58,7 +62,8 @@ def run(model: Path, data: Path = DEFAULT_DATA, steps: int = 100, temperature: f
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True, help="frozen model (model.dft)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="frozen model (default: examples/lammps/water/water_md.dft)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="deepmd/npy water system (default: examples/data/water/data_0)")
     parser.add_argument("--steps", type=int, default=100)

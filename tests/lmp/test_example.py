@@ -1,5 +1,5 @@
-"""examples/lammps/water: the data file is frame 0 of the water data, and in.lammps runs (NVT,
-a few steps, with a random model standing in for ../../water/model.dft)."""
+"""examples/lammps/water: the data file is frame 0 of the water data; in.lammps runs with the
+shipped water_md.dft (trained by examples/water/input_md.json) and holds 330 K for 5 ps."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from support.lammps_run import run_lmp, thermo_table
-from support.model_files import write_random_model
 from support.paths import REPO
 
 EXAMPLE = REPO / "examples" / "lammps" / "water"
@@ -27,14 +27,19 @@ def test_make_data_reproduces_the_committed_file(water_dir, tmp_path):
     np.testing.assert_allclose(xyz, coord, atol=1e-9)
 
 
-def test_in_lammps_runs(lmp_env, tmp_path):
+def example_folder(tmp_path):
+    """A copy of examples/lammps/water (data file and shipped model) to run in."""
     work = tmp_path / "examples" / "lammps" / "water"
     work.mkdir(parents=True)
-    shutil.copy(EXAMPLE / "water.data", work)
-    (tmp_path / "examples" / "water").mkdir()
-    write_random_model(tmp_path / "examples" / "water" / "model.dft", seed=7)
+    for name in ("water.data", "water_md.dft"):
+        shutil.copy(EXAMPLE / name, work)
+    return work
+
+
+def test_in_lammps_runs(lmp_env, tmp_path):
+    work = example_folder(tmp_path)
     script = (EXAMPLE / "in.lammps").read_text()
-    assert "pair_style      deepft ../../water/model.dft" in script
+    assert "pair_style      deepft water_md.dft" in script
     assert "run             1000" in script
     script = script.replace("run             1000", "run             20")
     script = script.replace("thermo          100", "thermo          10")
@@ -43,3 +48,42 @@ def test_in_lammps_runs(lmp_env, tmp_path):
     assert list(table["Step"]) == [0, 10, 20]
     assert np.all(np.isfinite(table["PotEng"])) and table["Temp"][0] > 300
     assert (work / "water.dump").exists()
+
+
+def test_shipped_md_model_is_the_one_input_md_json_trains():
+    """water_md.dft records the normalized input it was trained from: the model, loss,
+    learning rate and schedule of examples/water/input_md.json (data paths aside)."""
+    import json
+
+    from deepft.config import normalize
+    from deepft.io.model_file import read_model_file
+
+    recorded = read_model_file(EXAMPLE / "water_md.dft").header["config"]
+    wanted = normalize(json.loads((REPO / "examples" / "water" / "input_md.json").read_text()))
+    for section in ("learning_rate", "loss"):
+        assert recorded[section] == wanted[section], section
+    model = dict(recorded["model"])
+    model["descriptor"] = {k: v for k, v in model["descriptor"].items() if k != "sel"}
+    want = dict(wanted["model"])
+    want["descriptor"] = {k: v for k, v in want["descriptor"].items() if k != "sel"}
+    assert model == want
+    for key in ("numb_steps", "seed"):
+        assert recorded["training"][key] == wanted["training"][key], key
+
+
+@pytest.mark.slow
+def test_example_md_holds_330_kelvin_for_5_ps(lmp_env, tmp_path):
+    """NVT at 330 K, 10,000 steps of 0.5 fs with the shipped model: every 0.5 ps block average
+    of the temperature stays within 330 +- 40 K and no sample runs away (the 1000-step
+    quick-start model reached 5,536 K here)."""
+    work = example_folder(tmp_path)
+    script = (EXAMPLE / "in.lammps").read_text()
+    script = script.replace("run             1000", "run             10000")
+    script = "\n".join(line for line in script.splitlines() if not line.startswith("dump"))
+    table = thermo_table(run_lmp(lmp_env, script, work, timeout=1800))
+    temp = np.asarray(table["Temp"])
+    assert list(table["Step"])[-1] == 10000 and len(temp) == 101
+    blocks = temp[1:].reshape(10, 10).mean(axis=1)
+    assert np.all(np.abs(blocks - 330.0) < 40.0), blocks
+    assert temp.max() < 450.0, temp.max()
+    assert np.all(np.isfinite(table["PotEng"]))
