@@ -53,10 +53,13 @@ def raw_env_mat(coord: np.ndarray, box: np.ndarray | None, atype: np.ndarray, rc
 def env_mat_stats(samples: Sequence[dict], ntypes: int, sel: Sequence[int], rcut: float,
                   rcut_smth: float) -> tuple[np.ndarray, np.ndarray]:
     """(davg, dstd), each ``ntypes x 4`` float64, from frames ``{"coord", "box", "atype"}``."""
+    from deepft.progress import track
+
     count = np.zeros(ntypes)  # slots seen per center type
     sums = np.zeros((ntypes, 2))  # sum of s, sum of the 3 a values
     sqsums = np.zeros((ntypes, 2))
-    for sample in samples:
+    for sample in track(samples, "descriptor statistics", unit="frames",
+                        weight=lambda s: int(np.asarray(s["coord"]).shape[0])):
         em = raw_env_mat(sample["coord"], sample.get("box"), sample["atype"], rcut, rcut_smth,
                          sel)
         atype = np.asarray(sample["atype"], dtype=np.int64).reshape(-1)[:em.shape[1]]
