@@ -23,13 +23,10 @@ from deepft.data import (
     sample_stat_frames,
     type_map_key,
 )
+from deepft.model.structure import branch_models
 from deepft.train.setup import TaskData, descriptor_groups
 
 log = logging.getLogger("deepft.train")
-
-
-def branch_module(model: torch.nn.Module, branch: str) -> torch.nn.Module:
-    return model.branches[branch] if hasattr(model, "branches") else model
 
 
 def stat_samples(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, list[dict]]:
@@ -47,7 +44,7 @@ def compute_descriptor_stats(model, cfg, tasks, samples, *, only_types=None) -> 
     """Fill davg/dstd of every descriptor; cache through the branch's ``stat_file``."""
     sections = {b: m for b, m, *_ in task_sections(cfg)}
     for group in descriptor_groups(cfg):
-        descriptor = branch_module(model, group[0]).descriptor
+        descriptor = branch_models(model)[group[0]].descriptor
         frames = [s for b in group for s in samples[b]]
         model_cfg = sections[group[0]]
         stat_path = tasks[group[0]].stat_file
@@ -73,7 +70,7 @@ def fit_branch_bias(model, branch: str, type_map: list[str], frames: list[dict])
     """Set-by-statistic: least squares of the labels on composition; returns the bias (eV)."""
     counts, energy = energy_fit_data(frames, len(type_map))
     fit = fit_energy_bias(counts, energy)
-    fitting = branch_module(model, branch).fitting
+    fitting = branch_models(model)[branch].fitting
     with torch.no_grad():
         fitting.bias_atom_e.copy_(torch.as_tensor(fit.bias, dtype=fitting.bias_atom_e.dtype))
     log.info("branch %s: energy bias %s eV (RMSE of energy per atom after linear regression "
