@@ -21,6 +21,10 @@ ACTIVATIONS = ("tanh", "gelu", "relu", "silu", "linear")
 # accepted spellings that normalize to one of the values above
 ACTIVATION_ALIASES = {"none": "linear", "None": "linear"}
 PRECISION_ALIASES = {"default": "float64"}
+#: keys older DeePMD-kit inputs carry that DeePMD-kit 3.2.0 rejects, with the reason
+_TF_DPA1 = "a TensorFlow-era DPA-1 option that DeePMD-kit 3.2.0 no longer accepts either"
+RETIRED_KEYS = {"post_ln": _TF_DPA1, "ffn": _TF_DPA1, "ffn_embed_dim": _TF_DPA1,
+                "head_num": _TF_DPA1 + " (DPA-1 attention has one head)"}
 
 
 class InertArgument(Argument):

@@ -21,7 +21,7 @@ from typing import Any, get_args, get_origin
 
 from dargs import Argument
 
-from deepft.config._args import InertArgument
+from deepft.config._args import RETIRED_KEYS, InertArgument
 from deepft.errors import InputError
 
 NoneType = type(None)
@@ -160,6 +160,9 @@ class Checker:
 
     def unknown_key(self, key: str, fields: dict[str, Argument], path: Path) -> InputError:
         names = [n for n, a in fields.items() if not isinstance(a, InertArgument)]
+        if key in RETIRED_KEYS:
+            return self.fail(f"{self.show_path(path + (key,))} is not an input key any more: "
+                             f"{RETIRED_KEYS[key]}", hint=f"remove {key} from the input")
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         guess = f" (did you mean {close[0]!r}?)" if close else ""
         where = self.show_path(path) or "the top level"

@@ -37,6 +37,25 @@ def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
                        f"than training/numb_steps ({numb_steps})", hint="shorten the warmup")
 
 
+#: descriptors with one neighbor list for all types (sel is one number)
+MIXED_TYPE_DESCRIPTORS = ("dpa1", "se_atten_v2")
+
+
+def settle_dpa1(desc: dict) -> None:
+    """DPA-1 spellings to one form (in place): ``sel`` an int or list -> ``[sum]``;
+    ``stripped_type_embedding`` (deprecated) -> ``tebd_input_mode``; ``ln_eps`` null -> 1e-5."""
+    sel = desc["sel"]
+    if isinstance(sel, int):
+        desc["sel"] = [sel]
+    elif isinstance(sel, list):
+        desc["sel"] = [int(sum(sel))]
+    stripped = desc.pop("stripped_type_embedding", None)
+    if stripped is not None:
+        desc["tebd_input_mode"] = "strip" if stripped else "concat"
+    if desc.get("ln_eps") is None:
+        desc["ln_eps"] = 1e-5
+
+
 def check_model(model: dict, chk: Checker, path: Path) -> None:
     desc, fit = model["descriptor"], model["fitting_net"]
 
@@ -47,8 +66,10 @@ def check_model(model: dict, chk: Checker, path: Path) -> None:
         raise chk.fail(f"{at('descriptor', 'rcut_smth')} ({desc['rcut_smth']}) must be smaller "
                        f"than {at('descriptor', 'rcut')} ({desc['rcut']})",
                        hint="smoothing starts at rcut_smth and ends at rcut, e.g. 0.5 and 6.0")
+    if desc["type"] in MIXED_TYPE_DESCRIPTORS:
+        settle_dpa1(desc)
     sel, ntypes = desc["sel"], len(model["type_map"])
-    if isinstance(sel, list) and len(sel) != ntypes:
+    if isinstance(sel, list) and len(sel) != ntypes and desc["type"] == "se_e2_a":
         tmap = at("type_map")
         raise chk.fail(f"{at('descriptor', 'sel')} has {len(sel)} entries but {tmap} has "
                        f"{ntypes} types", hint="give one neighbor count per type, or \"auto\"")

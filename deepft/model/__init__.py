@@ -1,4 +1,4 @@
-"""Models: se_e2_a descriptor, energy fitting, energy model, multitask model, LoRA, type maps.
+"""Models: se_e2_a and DPA-1 descriptors, energy fitting, energy model, multitask model, LoRA, type maps.
 
 Public API::
 
@@ -19,7 +19,7 @@ from deepft.model.build import (
     build_model,
     build_multitask_model,
 )
-from deepft.model.descriptor import DescrptSeA
+from deepft.model.descriptor import DescrptDPA1, DescrptSeA
 from deepft.model.energy_model import EnergyModel
 from deepft.model.fitting import EnergyFitting
 from deepft.model.lora import LoRALayer, apply_lora, merge_lora
@@ -28,6 +28,7 @@ from deepft.model.network import EmbeddingNet, FittingNet, Layer
 from deepft.model.type_map import change_type_map
 
 __all__ = [
+    "DescrptDPA1",
     "DescrptSeA",
     "EmbeddingNet",
     "EnergyFitting",

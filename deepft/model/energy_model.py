@@ -29,7 +29,8 @@ from deepft.model.fitting.energy import EnergyFitting
 
 
 class EnergyModel(nn.Module):
-    """descriptor (:class:`DescrptSeA`) + fitting (:class:`EnergyFitting`) over ``type_map``."""
+    """descriptor (:class:`DescrptSeA` or :class:`DescrptDPA1`) + fitting
+    (:class:`EnergyFitting`) over ``type_map``."""
 
     def __init__(self, descriptor: DescrptSeA, fitting: EnergyFitting, type_map: Sequence[str]):
         super().__init__()
@@ -60,6 +61,8 @@ class EnergyModel(nn.Module):
         if at.ndim == 2 and not (at == at[:1]).all():
             raise ValueError("frames of one call must share atom types (one system per batch)")
         at = at.reshape(-1, x.shape[1])[0]
+        if self.descriptor.mixed_types:  # one block: every type is 0
+            at = np.where(at >= 0, 0, at)
         return _ops.build_nlist(x, b, at, self.get_rcut(), self.get_sel())
 
     def forward(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor,

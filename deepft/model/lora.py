@@ -28,7 +28,11 @@ class LoRALayer(Layer):
         for name in ("num_in", "num_out", "activation_function", "activate", "resnet", "skip",
                      "precision"):
             setattr(self, name, getattr(base, name))
-        self.matrix, self.bias = base.matrix, base.bias
+        self.matrix = base.matrix
+        if base.bias is not None:
+            self.bias = base.bias
+        else:
+            self.register_parameter("bias", None)
         if base.idt is not None:
             self.idt = base.idt
         else:
@@ -63,7 +67,10 @@ class LoRALayer(Layer):
             setattr(layer, name, getattr(self, name))
         with torch.no_grad():
             layer.matrix = nn.Parameter(self.effective_matrix().detach().clone())
-            layer.bias = nn.Parameter(self.bias.detach().clone())
+            if self.bias is not None:
+                layer.bias = nn.Parameter(self.bias.detach().clone())
+            else:
+                layer.register_parameter("bias", None)
             if self.idt is not None:
                 layer.idt = nn.Parameter(self.idt.detach().clone())
             else:

@@ -9,7 +9,8 @@ Layer rule (DeePMD-kit, ``deepmd/pt/model/network/mlp.py``), with ``x`` of width
     y = h                otherwise
 
 ``idt`` exists only when ``resnet_dt`` is set AND the layer has a skip connection (out == in or
-out == 2 in), as in DeePMD-kit; its absence is visible in the state dict (no ``idt`` key).
+out == 2 in), as in DeePMD-kit; its absence is visible in the state dict (no ``idt`` key). A layer
+built with ``use_bias=False`` (DPA-1's type embedding without ``use_tebd_bias``) has no ``bias``.
 
 Initialization (DeePMD-kit's pt backend, ``MLPLayer._default_normal_init``): ``matrix ~
 N(0, 1/sqrt(in + out))``, ``bias ~ N(0, 1)``, ``idt ~ N(0.1, 0.001)``, drawn in that order from
@@ -133,7 +134,7 @@ class Layer(nn.Module):
 
     def __init__(self, num_in: int, num_out: int, *, activation_function: str | None = "tanh",
                  resnet: bool = True, resnet_dt: bool = False, precision: str = "float64",
-                 trainable: bool = True, seed: int | None = None):
+                 trainable: bool = True, seed: int | None = None, use_bias: bool = True):
         super().__init__()
         self.num_in, self.num_out = int(num_in), int(num_out)
         self.activation_function = "linear" if activation_function is None else \
@@ -149,7 +150,10 @@ class Layer(nn.Module):
         matrix.normal_(0.0, 1.0 / np.sqrt(num_in + num_out), generator=gen)
         bias = torch.empty(num_out, dtype=torch.float64).normal_(0.0, 1.0, generator=gen)
         self.matrix = nn.Parameter(matrix.to(dtype), requires_grad=trainable)
-        self.bias = nn.Parameter(bias.to(dtype), requires_grad=trainable)
+        if use_bias:
+            self.bias = nn.Parameter(bias.to(dtype), requires_grad=trainable)
+        else:
+            self.register_parameter("bias", None)
         if resnet_dt and skip:
             idt = torch.empty(num_out, dtype=torch.float64).normal_(0.1, 0.001, generator=gen)
             self.idt = nn.Parameter(idt.to(dtype), requires_grad=trainable)
@@ -162,7 +166,9 @@ class Layer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         matrix = self.effective_matrix()
-        if self.num_in == 1:  # outer product: cheaper as a broadcast than a K=1 GEMM
+        if self.bias is None:
+            h = torch.matmul(x, matrix)
+        elif self.num_in == 1:  # outer product: cheaper as a broadcast than a K=1 GEMM
             h = torch.addcmul(self.bias, x, matrix[0])
         else:
             h = torch.addmm(self.bias, x.reshape(-1, self.num_in), matrix)
@@ -186,6 +192,8 @@ class Layer(nn.Module):
         only) uses the hand-written autograd Function of deepft.model.tangent, whose backward
         is first order; pass False when higher derivatives through this layer are needed.
         """
+        if self.bias is None:
+            raise NotImplementedError("forward_tangent needs a layer with a bias")
         if fused and self.activation_function == "tanh":
             from deepft.model.tangent import tanh_tangent
 
@@ -251,18 +259,19 @@ class MLP(nn.Module):
 
 
 class EmbeddingNet(MLP):
-    """Embedding net ``1 -> neuron[0] -> ... -> neuron[-1]``, every layer with the resnet rule."""
+    """Embedding net ``num_in -> neuron[0] -> ... -> neuron[-1]``, every layer with the resnet
+    rule (``use_bias=False``: no bias in any layer)."""
 
     def __init__(self, neuron: Sequence[int], *, num_in: int = 1,
                  activation_function: str = "tanh", resnet_dt: bool = False,
                  precision: str = "float64", trainable: bool | Sequence[bool] = True,
-                 seed: int | None = None):
+                 seed: int | None = None, use_bias: bool = True):
         widths = [int(num_in), *[int(n) for n in neuron]]
         flags = _per_layer(trainable, len(neuron), "embedding net")
         super().__init__([
             Layer(widths[i], widths[i + 1], activation_function=activation_function,
                   resnet=True, resnet_dt=resnet_dt, precision=precision, trainable=flags[i],
-                  seed=derive_seed(seed, i))
+                  seed=derive_seed(seed, i), use_bias=use_bias)
             for i in range(len(neuron))])
 
 

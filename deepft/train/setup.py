@@ -88,9 +88,13 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
     from deepft.data.neighbor_stat import neighbor_stat
     from deepft.progress import Progress
 
+    from deepft.config.crosscheck import MIXED_TYPE_DESCRIPTORS
+
+    mixed = desc_cfg["type"] in MIXED_TYPE_DESCRIPTORS  # one count over all neighbor types
     with Progress(sum(s.nframes for s in systems), f"neighbor statistics of branch {branch}",
                   unit="frames") as progress:
-        stat = neighbor_stat(systems, float(desc_cfg["rcut"]), on_frames=progress.update)
+        stat = neighbor_stat(systems, float(desc_cfg["rcut"]), one_type=mixed,
+                             on_frames=progress.update)
     counts = np.asarray(stat.max_nbor_size, dtype=np.int64)
     if isinstance(sel, str):
         ratio = float(sel.split(":")[1]) if ":" in sel else 1.1
@@ -104,9 +108,10 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
     short = [i for i, (c, s) in enumerate(zip(counts, sel, strict=True)) if c > s]
     if short:
         needed = [int(max(c, s)) for c, s in zip(counts, sel, strict=True)]
+        per = "in all" if mixed else "per type"
         raise InputError(
             f"model/descriptor/sel {sel} of branch {branch} is too small: the training data has "
-            f"atoms with up to {counts.tolist()} neighbors per type within rcut "
+            f"atoms with up to {counts.tolist()} neighbors {per} within rcut "
             f"{desc_cfg['rcut']}",
             hint=f"set sel to at least {needed} (or pass --skip-neighbor-stat to train with "
                  "truncated neighborhoods)")

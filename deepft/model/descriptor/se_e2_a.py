@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from deepft.model import _ops
+from deepft.model.descriptor.geometry import center_types, displacements
 from deepft.model.descriptor.stats import env_mat_stats
 from deepft.model.network import EmbeddingNet, derive_seed, get_dtype
 
@@ -51,6 +52,9 @@ class PairGeometry:
 
 class DescrptSeA(nn.Module):
     """se_e2_a descriptor; see the module docstring for the math and tensor names."""
+
+    #: neighbor lists are per neighbor type (sel[t] slots of type t)
+    mixed_types = False
 
     def __init__(self, ntypes: int, sel: Sequence[int], rcut: float, rcut_smth: float,
                  neuron: Sequence[int], axis_neuron: int, resnet_dt: bool = False,
@@ -167,9 +171,9 @@ class DescrptSeA(nn.Module):
         embedding nets and no gradient ever flows into the (parameter-free) geometry.
         """
         nf, nloc = coord.shape[:2]
-        center_type = _center_types(atype, nf, nloc, coord.device)
+        center_type = center_types(atype, nf, nloc, coord.device)
         trim = _trim(nlist_result, self.sel, coord.device)
-        rij = _displacements(coord, box, trim.nlist, trim.image)
+        rij = displacements(coord, box, trim.nlist, trim.image)
         keep_graph = rij.requires_grad
         if not keep_graph:  # forces need the env-matrix VJP even for a plain coord tensor
             rij.requires_grad_(True)
@@ -374,14 +378,6 @@ class _Trimmed:
         self.keep, self.npad = keep, npad
 
 
-def _center_types(atype, nf: int, nloc: int, device) -> torch.Tensor:
-    """``nframes x nloc`` int64 center types from ``nloc`` or ``nframes x nloc`` atype."""
-    at = torch.as_tensor(atype, device=device).to(torch.int64)
-    if at.dim() == 1:
-        at = at.reshape(1, nloc).expand(nf, nloc)
-    return at.reshape(nf, nloc)
-
-
 def _trim(nl, sel: Sequence[int], device) -> _Trimmed:
     """Drop slot columns that are padding for every atom of the batch, per neighbor type.
 
@@ -407,19 +403,3 @@ def _trim(nl, sel: Sequence[int], device) -> _Trimmed:
     image_k = torch.from_numpy(np.ascontiguousarray(np.asarray(image)[..., cols, :])).to(device)
     npad_t = torch.from_numpy(np.stack(npad, axis=-1).astype(np.int64)).to(device)
     return _Trimmed(nlist_k, image_k, nlist_k >= 0, keep, npad_t)
-
-
-def _displacements(coord: torch.Tensor, box: torch.Tensor | None, nlist: torch.Tensor,
-                   image: torch.Tensor) -> torch.Tensor:
-    """r_ij = coord[j] + image @ box - coord[i], ``nframes x nloc x nkeep x 3`` (padded: 0)."""
-    nf, nloc = coord.shape[:2]
-    nk = nlist.shape[-1]
-    frame = torch.arange(nf, device=coord.device).reshape(nf, 1, 1) * nloc
-    flat = (torch.clamp(nlist, min=0) + frame).reshape(-1)
-    neighbor = coord.reshape(nf * nloc, 3).index_select(0, flat).reshape(nf, nloc, nk, 3)
-    rij = neighbor - coord[:, :, None, :]
-    if box is not None:
-        shift = torch.matmul(image.to(coord.dtype).reshape(nf, nloc * nk, 3),
-                             box.reshape(nf, 3, 3).to(coord.dtype))
-        rij = rij + shift.reshape(nf, nloc, nk, 3)
-    return rij

@@ -8,6 +8,7 @@ slots of their neighbor lists (empty slots count as zeros):
 
 where s is column 0 of the unnormalized environment matrix and the "a" columns 1..3 are pooled
 (3 values per slot). A type without atoms gets davg 0 and dstd 0.1 (DeePMD-kit's defaults).
+With ``mixed_types`` (DPA-1) the slots are the ``sel = [nsel]`` nearest neighbors of any type.
 """
 
 from __future__ import annotations
@@ -24,14 +25,19 @@ STD_DEFAULT = 1e-1
 
 
 def raw_env_mat(coord: np.ndarray, box: np.ndarray | None, atype: np.ndarray, rcut: float,
-                rcut_smth: float, sel: Sequence[int]) -> np.ndarray:
-    """Unnormalized environment matrix ``nframes x nloc x sum(sel) x 4`` (float64, 0 padded)."""
+                rcut_smth: float, sel: Sequence[int], ntypes: int | None = None,
+                mixed_types: bool = False) -> np.ndarray:
+    """Unnormalized environment matrix ``nframes x nloc x sum(sel) x 4`` (float64, 0 padded).
+
+    ``mixed_types``: one block of ``sel[0]`` slots over all neighbor types (``ntypes`` then
+    gives the number of center types; otherwise it is ``len(sel)``)."""
     coord = np.asarray(coord, dtype=np.float64)
     nf, nloc = coord.shape[:2]
     coord = coord.reshape(nf, nloc, 3)
     box = None if box is None else np.asarray(box, dtype=np.float64).reshape(nf, 9)
     atype = np.asarray(atype, dtype=np.int64).reshape(-1)[:nloc]
-    nl = _ops.build_nlist(coord, box, atype, rcut, list(sel))
+    list_types = np.where(atype >= 0, 0, atype) if mixed_types else atype
+    nl = _ops.build_nlist(coord, box, list_types, rcut, list(sel))
     nlist = torch.as_tensor(np.asarray(nl.nlist), dtype=torch.int64)
     image = torch.as_tensor(np.asarray(nl.image), dtype=torch.float64)
     ct = torch.as_tensor(atype).reshape(1, nloc).expand(nf, nloc)
@@ -42,7 +48,7 @@ def raw_env_mat(coord: np.ndarray, box: np.ndarray | None, atype: np.ndarray, rc
     if box is not None:
         shift = image.reshape(nf, -1, 3) @ torch.as_tensor(box).reshape(nf, 3, 3)
         rij = rij + shift.reshape(rij.shape)
-    ntypes = len(sel)
+    ntypes = len(sel) if ntypes is None else int(ntypes)
     zeros = torch.zeros(ntypes, 4, dtype=torch.float64)
     ones = torch.ones(ntypes, 4, dtype=torch.float64)
     with torch.no_grad():
@@ -51,7 +57,7 @@ def raw_env_mat(coord: np.ndarray, box: np.ndarray | None, atype: np.ndarray, rc
 
 
 def env_mat_stats(samples: Sequence[dict], ntypes: int, sel: Sequence[int], rcut: float,
-                  rcut_smth: float) -> tuple[np.ndarray, np.ndarray]:
+                  rcut_smth: float, mixed_types: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(davg, dstd), each ``ntypes x 4`` float64, from frames ``{"coord", "box", "atype"}``."""
     from deepft.progress import track
 
@@ -61,7 +67,7 @@ def env_mat_stats(samples: Sequence[dict], ntypes: int, sel: Sequence[int], rcut
     for sample in track(samples, "descriptor statistics", unit="frames",
                         weight=lambda s: int(np.asarray(s["coord"]).shape[0])):
         em = raw_env_mat(sample["coord"], sample.get("box"), sample["atype"], rcut, rcut_smth,
-                         sel)
+                         sel, ntypes, mixed_types)
         atype = np.asarray(sample["atype"], dtype=np.int64).reshape(-1)[:em.shape[1]]
         for t in range(ntypes):
             rows = em[:, atype == t]  # nframes x n_t x nnei x 4

@@ -2,6 +2,9 @@
 
     E_i = nets[t_i](D_i) + bias_atom_e[t_i]          (eV)
 
+With ``mixed_types`` (descriptors that already carry the atom type, DPA-1; DeePMD-kit's
+``mixed_types`` fitting) one net serves all types: ``E_i = nets[0](D_i) + bias_atom_e[t_i]``.
+
 Tensor names (frozen model): ``nets.<t>.layers.<l>.{matrix,bias,idt}`` (fitting precision) and
 ``bias_atom_e`` (``ntypes``, always float64, as DeePMD-kit's ``out_bias``: per-atom energies of
 hundreds of eV must not be rounded to float32). Atomic energies are returned in float64.
@@ -24,15 +27,17 @@ class EnergyFitting(nn.Module):
     def __init__(self, ntypes: int, dim_descrpt: int, neuron: Sequence[int],
                  resnet_dt: bool = True, activation_function: str = "tanh",
                  precision: str = "float64", trainable: bool | Sequence[bool] = True,
-                 seed: int | None = None):
+                 seed: int | None = None, mixed_types: bool = False):
         super().__init__()
+        self.mixed_types = bool(mixed_types)
         self.ntypes, self.dim_descrpt = int(ntypes), int(dim_descrpt)
         self.neuron = [int(n) for n in neuron]
         self.resnet_dt, self.activation_function = bool(resnet_dt), activation_function
         self.precision, self.seed = precision, seed
         self.trainable = trainable if isinstance(trainable, bool) else list(trainable)
         self.dtype = get_dtype(precision)
-        self.nets = nn.ModuleList([self._new_net(derive_seed(seed, t)) for t in range(ntypes)])
+        nnets = 1 if self.mixed_types else ntypes
+        self.nets = nn.ModuleList([self._new_net(derive_seed(seed, t)) for t in range(nnets)])
         self.register_buffer("bias_atom_e", torch.zeros(ntypes, dtype=torch.float64))
         #: types whose bias is a placeholder (after a type-map change) until refit
         self.types_without_bias: list[int] = []
@@ -44,7 +49,10 @@ class EnergyFitting(nn.Module):
                           trainable=self.trainable, seed=seed)
 
     def parameters_of_types(self, types: Sequence[int]) -> list[nn.Parameter]:
-        """The parameters used only for atoms of ``types``: their fitting nets."""
+        """The parameters used only for atoms of ``types``: their fitting nets (none with
+        ``mixed_types``: the one net serves every type)."""
+        if self.mixed_types:
+            return []
         return [p for t in sorted(set(types)) for p in self.nets[t].parameters()]
 
     def forward(self, descriptor: torch.Tensor, atype: torch.Tensor) -> torch.Tensor:
@@ -55,6 +63,9 @@ class EnergyFitting(nn.Module):
         nf, nloc = descriptor.shape[:2]
         x = descriptor.reshape(nf * nloc, self.dim_descrpt).to(self.dtype)
         at = atype.reshape(-1, nloc).expand(nf, nloc).reshape(-1)
+        if self.mixed_types:
+            energy = self.nets[0](x).reshape(-1).to(torch.float64)
+            return (energy + self.bias_atom_e.index_select(0, at)).reshape(nf, nloc)
         order = torch.argsort(at, stable=True)
         counts = np.bincount(at.cpu().numpy(), minlength=self.ntypes).tolist()  # tiny: no threads
         xs = x.index_select(0, order)
@@ -78,9 +89,12 @@ class EnergyFitting(nn.Module):
             raise ValueError(f"old type map {old} has {len(old)} types, fitting {self.ntypes}")
         idx = index_map(old, new)
         seed = self.seed if seed is None else seed
-        nets = [self.nets[i] if i is not None
-                else self._new_net(derive_seed(seed, "type_map", new[t]))
-                for t, i in enumerate(idx)]
+        if self.mixed_types:
+            nets = list(self.nets)
+        else:
+            nets = [self.nets[i] if i is not None
+                    else self._new_net(derive_seed(seed, "type_map", new[t]))
+                    for t, i in enumerate(idx)]
         bias = torch.zeros(len(new), dtype=self.bias_atom_e.dtype, device=self.bias_atom_e.device)
         with torch.no_grad():
             for t, i in enumerate(idx):

@@ -25,7 +25,7 @@ class FittingWithNewHead(EnergyFitting):
     def __init__(self, base: EnergyFitting, head: EnergyFitting):
         nn.Module.__init__(self)
         for name in ("ntypes", "dim_descrpt", "neuron", "resnet_dt", "activation_function",
-                     "precision", "seed", "trainable", "dtype"):
+                     "precision", "seed", "trainable", "dtype", "mixed_types"):
             setattr(self, name, getattr(base, name))
         self.types_without_bias = list(getattr(base, "types_without_bias", []))
         self.nets = base.nets
@@ -46,7 +46,8 @@ def new_head_for(base: EnergyFitting, scale_factor: float, seed: int | None) -> 
     ``scale_factor`` and whose bias_atom_e is 0, so it adds a small correction at step 0."""
     head = EnergyFitting(base.ntypes, base.dim_descrpt, base.neuron, resnet_dt=base.resnet_dt,
                          activation_function=base.activation_function,
-                         precision=base.precision, trainable=True, seed=seed)
+                         precision=base.precision, trainable=True, seed=seed,
+                         mixed_types=base.mixed_types)
     head = head.to(base.bias_atom_e.device)
     with torch.no_grad():
         for net in head.nets:

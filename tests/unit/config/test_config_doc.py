@@ -114,11 +114,18 @@ def test_descriptor_and_fitting_keys_match_the_model_constructors():
     from deepft.config.descriptor import descriptor_arg
     from deepft.config.fitting import fitting_arg
 
-    # ntypes/dim_descrpt are derived from the type map and the descriptor
-    desc = schema_keys(descriptor_arg())
-    assert desc == constructor_params(model.DescrptSeA) - {"ntypes"}
+    # ntypes/dim_descrpt are derived from the type map and the descriptor; a DPA-1's
+    # stripped_type_embedding is folded into tebd_input_mode by the cross-field checks;
+    # the fitting's mixed_types follows the descriptor
+    variants = descriptor_arg().sub_variants["type"].choice_dict
+    for name, cls, derived in (("se_e2_a", model.DescrptSeA, set()),
+                               ("dpa1", model.DescrptDPA1, {"stripped_type_embedding"})):
+        keys = {k for k, a in variants[name].sub_fields.items()
+                if not isinstance(a, InertArgument)} - derived
+        assert keys == constructor_params(cls) - {"ntypes"}, name
     fit = schema_keys(fitting_arg())
-    assert fit == constructor_params(model.EnergyFitting) - {"ntypes", "dim_descrpt"}
+    assert fit == constructor_params(model.EnergyFitting) - {"ntypes", "dim_descrpt",
+                                                             "mixed_types"}
 
 
 def test_schema_defaults_pass_their_own_checks():
