@@ -115,14 +115,6 @@ def new_type_indices(sections: dict, pre_model, plans: dict[str, BranchPlan]
     return out
 
 
-def merged_sel(pre_desc, pre_type_map: list[str], new_type_map: list[str],
-               input_sel: list[int]) -> list[int]:
-    """sel of the new type map: the pretrained value for known elements (the weights were
-    trained with that normalization), the input's (resolved) value for new ones."""
-    return [pre_desc.sel[pre_type_map.index(t)] if t in pre_type_map else int(input_sel[i])
-            for i, t in enumerate(new_type_map)]
-
-
 def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Module:
     """The new model: built from ``cfg``, then the inherited components copied in and remapped
     onto the new type map (shared components stay one object)."""
@@ -131,8 +123,8 @@ def assemble(cfg: dict, sections: dict, pre_model, plans: dict) -> torch.nn.Modu
         settle_descriptor_source(group, plans, pre)
     for group in descriptor_groups(cfg):  # final sel first: it is part of the config
         src = pre[plans[group[0]].descriptor_from]
-        sel = merged_sel(src.descriptor, src.type_map, sections[group[0]]["type_map"],
-                         sections[group[0]]["descriptor"]["sel"])
+        sel = src.descriptor.finetune_sel(src.type_map, sections[group[0]]["type_map"],
+                                          sections[group[0]]["descriptor"]["sel"])
         if sel != list(sections[group[0]]["descriptor"]["sel"]):
             log.info("fine-tuning: sel %s (known elements keep the pretrained sel)", sel)
         for branch in group:

@@ -22,6 +22,15 @@ def fittings_of(energy_model) -> list:
 
 
 def descriptor_config(d) -> dict:
+    """The header's descriptor entry; refuses descriptors the model.dft format cannot hold."""
+    if d.mixed_types:
+        from deepft.errors import InputError
+
+        raise InputError(
+            "this model has a DPA-1 descriptor, which model.dft (and the native C++ core, "
+            "DeepPot, ASE and LAMMPS) does not support yet",
+            hint="use the checkpoint (.pt) with deepft test, change-bias, show and further "
+                 "training; native DPA-1 inference is planned (see the README's Status)")
     return {"type": "se_e2_a", "sel": [int(s) for s in d.sel], "rcut": float(d.rcut),
             "rcut_smth": float(d.rcut_smth), "neuron": [int(n) for n in d.neuron],
             "axis_neuron": int(d.axis_neuron), "resnet_dt": bool(d.resnet_dt),

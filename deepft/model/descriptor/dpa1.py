@@ -215,6 +215,12 @@ class DescrptDPA1(nn.Module):
     def get_ntypes(self) -> int:
         return self.ntypes
 
+    def finetune_sel(self, old_type_map: Sequence[str], new_type_map: Sequence[str],
+                     input_sel: Sequence[int]) -> list[int]:
+        """sel after fine-tuning: the pretrained ``[nsel]`` whatever the new type map (the
+        weights were trained with that many slots, which also set the 1/nnei scale)."""
+        return [self.nsel]
+
     def parameters_of_types(self, types: Sequence[int]) -> list[nn.Parameter]:
         """Parameters that carry per-type information: the type-embedding matrix (one row per
         type; the whole matrix, rows cannot be trained separately). Empty for no types."""

@@ -108,6 +108,14 @@ class DescrptSeA(nn.Module):
     def get_ntypes(self) -> int:
         return self.ntypes
 
+    def finetune_sel(self, old_type_map: Sequence[str], new_type_map: Sequence[str],
+                     input_sel: Sequence[int]) -> list[int]:
+        """sel after fine-tuning onto ``new_type_map``: the pretrained value for known elements
+        (the weights were trained with that normalization), ``input_sel``'s for new ones."""
+        old = list(old_type_map)
+        return [self.sel[old.index(t)] if t in old else int(input_sel[i])
+                for i, t in enumerate(new_type_map)]
+
     def net_index(self, center_type: int, neighbor_type: int) -> int:
         """Index in ``embeddings`` of the net for a (center, neighbor) type pair."""
         if self.type_one_side:
