@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.models import physics_model
+from support.models import PHYSICS_DESCRIPTORS, physics_model
 from support.tolerances import FD_STEP, FINITE_DIFF, SAME
 
 F64 = torch.float64
@@ -16,9 +16,10 @@ def energy(model, coord, box, atype) -> torch.Tensor:
 
 @pytest.mark.parametrize("system", ["water", "organic"])
 @pytest.mark.parametrize("type_one_side", [True, False])
-def test_forces_are_minus_energy_gradient(system, type_one_side, request):
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_forces_are_minus_energy_gradient(descriptor, system, type_one_side, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
-    model = physics_model(type_one_side)
+    model = physics_model(type_one_side, descriptor=descriptor)
     force = model(coord, box, atype)["force"]
     h, tol = FD_STEP[F64], FINITE_DIFF[F64]
     atoms = [0, 1, 2, 5] if system == "water" else list(range(coord.shape[1]))
@@ -40,9 +41,10 @@ def test_forces_are_minus_energy_gradient(system, type_one_side, request):
 
 
 @pytest.mark.parametrize("system", ["water", "organic"])
-def test_virial_is_minus_strain_derivative(system, request):
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_virial_is_minus_strain_derivative(descriptor, system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
-    model = physics_model()
+    model = physics_model(descriptor=descriptor)
     out = model(coord, box, atype, do_atomic_virial=True)
     h, tol = FD_STEP[F64], FINITE_DIFF[F64]
 

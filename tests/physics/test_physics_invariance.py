@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.models import physics_model, random_rotation
+from support.models import PHYSICS_DESCRIPTORS, physics_model, random_rotation
 from support.tolerances import SAME
 
 F64 = torch.float64
@@ -12,9 +12,10 @@ F64 = torch.float64
 
 @pytest.mark.parametrize("system", ["water", "organic"])
 @pytest.mark.parametrize("precision", ["float64", "float32"])
-def test_rotation(system, precision, request):
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_rotation(descriptor, system, precision, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
-    model = physics_model(precision=precision)
+    model = physics_model(precision=precision, descriptor=descriptor)
     tol = SAME[torch.float64 if precision == "float64" else torch.float32]
     rot = random_rotation(11)
     ref = model(coord, box, atype)
@@ -31,9 +32,10 @@ def test_rotation(system, precision, request):
 
 
 @pytest.mark.parametrize("system", ["water", "organic"])
-def test_translation_and_periodic_images(system, request):
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_translation_and_periodic_images(descriptor, system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
-    model = physics_model(type_one_side=False)
+    model = physics_model(type_one_side=False, descriptor=descriptor)
     tol = SAME[F64]
     ref = model(coord, box, atype, do_atomic_virial=True)
     shifted = coord + torch.tensor([1.3, -0.7, 2.9], dtype=F64)
@@ -53,9 +55,10 @@ def test_translation_and_periodic_images(system, request):
 
 
 @pytest.mark.parametrize("system", ["water", "organic"])
-def test_permutation(system, request):
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_permutation(descriptor, system, request):
     coord, box, atype = request.getfixturevalue(f"{system}_frame")
-    model = physics_model()
+    model = physics_model(descriptor=descriptor)
     tol = SAME[F64]
     perm = torch.randperm(coord.shape[1], generator=torch.Generator().manual_seed(5))
     ref = model(coord, box, atype, do_atomic_virial=True)

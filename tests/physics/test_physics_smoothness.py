@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.models import physics_model
+from support.models import PHYSICS_DESCRIPTORS, physics_model
 from support.tolerances import FD_STEP, FINITE_DIFF, SMOOTH
 
 F64 = torch.float64
@@ -25,8 +25,9 @@ ATYPE = torch.tensor([0, 1, 2])
 
 @pytest.mark.parametrize("type_one_side", [True, False])
 @pytest.mark.parametrize("radius", ["rcut", "rcut_smth"])
-def test_continuous_across_radius(type_one_side, radius):
-    model = physics_model(type_one_side)
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_continuous_across_radius(descriptor, type_one_side, radius):
+    model = physics_model(type_one_side, descriptor=descriptor)
     r0 = getattr(model.descriptor, radius)
     assert bool((model.descriptor.davg[:, 0] != 0).all()), "needs nonzero davg"
     delta = 1e-7
@@ -40,10 +41,11 @@ def test_continuous_across_radius(type_one_side, radius):
                                msg=f"{radius}: force jumps")
 
 
-def test_energy_and_force_along_a_path_through_rcut():
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_energy_and_force_along_a_path_through_rcut(descriptor):
     """E(r) sampled across rcut: forces equal -dE/dr by finite differences everywhere, and the
     probe feels exactly nothing beyond rcut."""
-    model = physics_model()
+    model = physics_model(descriptor=descriptor)
     rcut = model.descriptor.rcut
     h = FD_STEP[F64]
     for r in [rcut - 0.3, rcut - 0.05, rcut - 1e-3, rcut + 1e-3]:
@@ -59,9 +61,10 @@ def test_energy_and_force_along_a_path_through_rcut():
     assert abs(near.item()) > 1e-6, "the probe interacts inside rcut"
 
 
-def test_isolated_atom_energy_is_bias_plus_constant():
+@pytest.mark.parametrize("descriptor", PHYSICS_DESCRIPTORS)
+def test_isolated_atom_energy_is_bias_plus_constant(descriptor):
     """An atom with no neighbor: zero force, and its energy does not depend on its position."""
-    model = physics_model()
+    model = physics_model(descriptor=descriptor)
     lone = model(torch.tensor([[[0.0, 0.0, 0.0], [20.0, 0.0, 0.0]]], dtype=F64), None,
                  torch.tensor([0, 2]))
     moved = model(torch.tensor([[[0.0, 0.0, 0.0], [-30.0, 9.0, 1.0]]], dtype=F64), None,

@@ -56,13 +56,30 @@ def set_random_stats(model, seed=0, angular=False):
     return model
 
 
-def physics_model(type_one_side: bool = True, precision: str = "float64", seed: int = 3):
-    """A randomly initialized model over O/H/C with data-like davg/dstd and a random bias."""
+#: the descriptors every physics test runs on
+PHYSICS_DESCRIPTORS = ("se_e2_a", "dpa1")
+
+
+def physics_descriptor(kind: str, type_one_side: bool, precision: str, seed: int) -> dict:
+    """se_e2_a, or DPA-1 in its smooth setting (strip + smooth type embedding, two attention
+    layers): with nonzero davg that is the DPA-1 form that stays smooth at rcut."""
+    common = {"rcut": 4.5, "rcut_smth": 1.0, "neuron": [6, 12, 12], "axis_neuron": 4,
+              "resnet_dt": True, "type_one_side": type_one_side, "precision": precision,
+              "seed": seed}
+    if kind == "se_e2_a":
+        return {"type": "se_e2_a", "sel": [24, 48, 8], **common}
+    return {"type": "dpa1", "sel": [60], "tebd_dim": 4, "attn": 8, "attn_layer": 2,
+            "tebd_input_mode": "strip", "smooth_type_embedding": True,
+            "set_davg_zero": False, **common}
+
+
+def physics_model(type_one_side: bool = True, precision: str = "float64", seed: int = 3,
+                  descriptor: str = "se_e2_a"):
+    """A randomly initialized model over O/H/C with data-like davg/dstd and a random bias
+    (``descriptor``: one of PHYSICS_DESCRIPTORS)."""
     cfg = {
         "type_map": list(PHYSICS_TYPE_MAP),
-        "descriptor": {"type": "se_e2_a", "sel": [24, 48, 8], "rcut": 4.5, "rcut_smth": 1.0,
-                       "neuron": [6, 12, 12], "axis_neuron": 4, "resnet_dt": True,
-                       "type_one_side": type_one_side, "precision": precision, "seed": seed},
+        "descriptor": physics_descriptor(descriptor, type_one_side, precision, seed),
         "fitting_net": {"type": "ener", "neuron": [16, 16], "precision": precision,
                         "seed": seed + 1},
     }
