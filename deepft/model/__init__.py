@@ -1,4 +1,5 @@
-"""Models: se_e2_a and DPA-1 descriptors, energy fitting, energy model, multitask model, LoRA, type maps.
+"""Models: se_e2_a and DPA-1 descriptors, energy fitting, energy and multitask models, LoRA,
+type maps.
 
 Public API::
 

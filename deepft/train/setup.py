@@ -85,10 +85,9 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
     sel = desc_cfg["sel"]
     if isinstance(sel, list) and skip_stat:
         return
+    from deepft.config.crosscheck import MIXED_TYPE_DESCRIPTORS
     from deepft.data.neighbor_stat import neighbor_stat
     from deepft.progress import Progress
-
-    from deepft.config.crosscheck import MIXED_TYPE_DESCRIPTORS
 
     mixed = desc_cfg["type"] in MIXED_TYPE_DESCRIPTORS  # one count over all neighbor types
     with Progress(sum(s.nframes for s in systems), f"neighbor statistics of branch {branch}",

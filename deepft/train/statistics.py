@@ -54,7 +54,7 @@ def compute_descriptor_stats(model, cfg, tasks, samples, *, only_types=None) -> 
 
         if stat_path:
             key = [type_map_key(model_cfg["type_map"]),
-                   config_key("se_e2_a", model_cfg["descriptor"])]
+                   config_key(model_cfg["descriptor"]["type"], model_cfg["descriptor"])]
             stats, loaded = StatFile(stat_path).load_or_compute(
                 key, compute, names=["davg", "dstd"],
                 fingerprint=data_fingerprint([s for b in group for s in tasks[b].train_systems]))

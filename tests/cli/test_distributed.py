@@ -8,31 +8,16 @@ the global batch), so the weights agree to rounding in float64.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from support.cli import copy_run, deepft_env, run_deepft, small_water_input
+from support.cli import copy_run, run_deepft, run_torchrun, small_water_input
 from support.paths import REPO
 from support.tolerances import STRICT
 
 from deepft.checkpoint import load_checkpoint
 from deepft.train.distributed import DistInfo
-
-
-def run_torchrun(*args: str, cwd, nproc: int = 2, check: bool = True
-                 ) -> subprocess.CompletedProcess:
-    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m deepft ARGS``."""
-    env = deepft_env(DEEPFT_DEVICE="cpu")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", "-m", "deepft", *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"torchrun deepft {' '.join(args)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
 
 
 def assert_same_weights(a: dict, b: dict, what: str, atol: float = STRICT) -> None:

@@ -30,6 +30,19 @@ def run_deepft(*args: str, cwd: Path, check: bool = True, env_extra: dict | None
     return proc
 
 
+def run_torchrun(*args: str, cwd, nproc: int = 2, check: bool = True
+                 ) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m deepft ARGS``."""
+    env = deepft_env(DEEPFT_DEVICE="cpu")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "deepft", *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"torchrun deepft {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
 def small_water_input(water_dir: Path, *, numb_steps: int = 20, **training) -> dict:
     """DeePMD-kit's water se_e2_a input with small nets (fast) and the given training keys."""
     cfg = {

@@ -51,7 +51,8 @@ def single_input(workdir: Path, type_map, systems, *, numb_steps=0, valid=None,
 
 
 def multitask_input(workdir: Path, water_dir: Path, organic_dir: Path, *, numb_steps=0,
-                    branches=("water", "organic"), model_prob=None, **train_extra) -> dict:
+                    branches=("water", "organic"), model_prob=None, descriptor=None,
+                    **train_extra) -> dict:
     """water (data_0) + organic branches over one shared descriptor, type map [O, H, C]."""
     sources = {"water": [water_dir / "data_0"], "organic": organic_systems(organic_dir)}
     model_dict, loss_dict, data_dict = {}, {}, {}
@@ -66,7 +67,8 @@ def multitask_input(workdir: Path, water_dir: Path, organic_dir: Path, *, numb_s
     if model_prob:
         train["model_prob"] = model_prob
     return {
-        "model": {"shared_dict": {"tmap": ["O", "H", "C"], "desc": deepcopy(DESCRIPTOR)},
+        "model": {"shared_dict": {"tmap": ["O", "H", "C"],
+                                  "desc": deepcopy(descriptor or DESCRIPTOR)},
                   "model_dict": model_dict, "data_stat_nbatch": 1},
         "learning_rate": dict(LR), "loss_dict": loss_dict, "training": train,
     }

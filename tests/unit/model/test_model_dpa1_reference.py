@@ -26,7 +26,8 @@ REF = Path(__file__).with_name("data") / "deepmd_dpa1_reference.npz"
 CASES = "ABCDEFG"
 #: DeePMD-kit state-dict prefixes -> deepft's (module docstrings of dpa1.py / energy.py)
 PREFIXES = (
-    ("atomic_model.descriptor.type_embedding.embedding.embedding_net.", "descriptor.type_embedding."),
+    ("atomic_model.descriptor.type_embedding.embedding.embedding_net.",
+     "descriptor.type_embedding."),
     ("atomic_model.descriptor.se_atten.filter_layers.networks.0.", "descriptor.embedding."),
     ("atomic_model.descriptor.se_atten.filter_layers_strip.networks.0.",
      "descriptor.embedding_strip."),
@@ -65,7 +66,8 @@ def deepft_model(ref, case: str):
     section = json.loads(str(ref[f"{case}/config"]))
     raw = {"model": {"type_map": section["type_map"], "descriptor": section["descriptor"],
                      "fitting_net": section["fitting_net"]},
-           "learning_rate": {"type": "exp", "start_lr": 1e-3, "stop_lr": 1e-5}, "loss": {"type": "ener"},
+           "learning_rate": {"type": "exp", "start_lr": 1e-3, "stop_lr": 1e-5},
+           "loss": {"type": "ener"},
            "training": {"training_data": {"systems": ["unused"]}, "numb_steps": 1}}
     return build_model(normalize(raw)["model"]).eval()
 

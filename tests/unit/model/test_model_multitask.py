@@ -11,7 +11,7 @@ from deepft.config import load_input, normalize
 from deepft.config.descriptor import se_e2_a_args
 from deepft.config.fitting import ener_args
 from deepft.model import EnergyModel, MultiTaskModel, build_from_config, build_multitask_model
-from deepft.model.build import SE_E2_A_KEYS, FITTING_KEYS
+from deepft.model.build import FITTING_KEYS, SE_E2_A_KEYS
 
 INPUTS = Path(__file__).resolve().parents[1] / "config" / "inputs"
 
