@@ -129,7 +129,9 @@ void attention_forward(const AttentionLayer<T>& layer, const AttentionSettings<T
     softmax_rows(s, nr, rows.npad[a], sw, l, p);
     grow(scratch.w, nr * nr);
     for (int64_t i = 0; i < nr; ++i) {
-      for (int64_t j = 0; j < nr; ++j) scratch.w[i * nr + j] = p[i * nr + j] * gate(s, sw, rhat, i, j);
+      for (int64_t j = 0; j < nr; ++j) {
+        scratch.w[i * nr + j] = p[i * nr + j] * gate(s, sw, rhat, i, j);
+      }
     }
     blas::gemm<T>(Op::kN, Op::kN, nr, s.attn, nr, T(1), scratch.w.data(), nr, q + 2 * s.attn,
                   a3, T(0), scratch.o.data() + r0 * s.attn, s.attn);

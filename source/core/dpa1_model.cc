@@ -296,7 +296,9 @@ void Dpa1Evaluator<T>::descriptor_forward(int32_t ti, int64_t n, ChunkWorkspace<
     const T npad = static_cast<T>(w.npad[a]) * inv;
     for (int64_t k = 0; k < 4 * m_; ++k) tm[k] = npad * pt[k];
     const int64_t r0 = w.row_begin[a], r1 = w.row_begin[a + 1];
-    if (r1 > r0) se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_, inv, tm);
+    if (r1 > r0) {
+      se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, w.g.data() + r0 * m_, inv, tm);
+    }
     T* d = w.d.data() + a * dim;
     se_a::descriptor<T>(m_, axis_, tm, d);  // D = Tᵀ T[:, :A]
     if (concat_output_tebd_) std::copy_n(tebd_.data() + ti * tebd_dim_, tebd_dim_, d + m_ * axis_);

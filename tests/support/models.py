@@ -122,6 +122,22 @@ def model_section(type_one_side: bool, precision: str = "float64", *, type_map=E
     }
 
 
+def dpa1_model_section(precision: str = "float64", *, type_map=ELEMENTS, sel=120,
+                       tebd_input_mode="strip", attn_layer=2, type_one_side=False,
+                       smooth_type_embedding=True, seed=1, **descriptor) -> dict:
+    """A normalized single-task DPA-1 model section with data-sized nets (rcut 6 Å, sel 120
+    over all types, 8 -> 16 -> 32 embedding: both skip rules; attention width 16, tebd 6;
+    nonzero davg: ``set_davg_zero`` false); ``descriptor`` overrides any DPA-1 key."""
+    desc = {"type": "dpa1", "sel": [sel], "rcut": 6.0, "rcut_smth": 1.0, "neuron": [8, 16, 32],
+            "axis_neuron": 4, "tebd_dim": 6, "tebd_input_mode": tebd_input_mode, "attn": 16,
+            "attn_layer": attn_layer, "type_one_side": type_one_side,
+            "smooth_type_embedding": smooth_type_embedding, "resnet_dt": True,
+            "set_davg_zero": False, "precision": precision, "seed": seed, **descriptor}
+    return {"type_map": list(type_map), "descriptor": desc,
+            "fitting_net": {"type": "ener", "neuron": [32, 32], "resnet_dt": True,
+                            "precision": precision, "seed": seed + 1}}
+
+
 def randomize_stats(model, samples: list[dict], seed: int) -> None:
     """Statistics from real frames, then energy biases ~ -93 / -187 / -40 eV per type."""
     descriptor = model.descriptor
