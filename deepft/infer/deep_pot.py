@@ -68,7 +68,13 @@ class DeepPot:
 
     @property
     def sel(self) -> list[int]:
+        """Neighbor slots per type; ``[nsel]`` (one list for all types) for DPA-1."""
         return list(self._pot.sel)
+
+    @property
+    def descriptor_type(self) -> str:
+        """``se_e2_a`` or ``dpa1``."""
+        return self._pot.descriptor_type
 
     def get_type_map(self) -> list[str]:
         return self.type_map

@@ -22,26 +22,29 @@ def fittings_of(energy_model) -> list:
 
 
 def descriptor_config(d) -> dict:
-    """The header's descriptor entry; refuses descriptors the model.dft format cannot hold."""
-    if d.mixed_types:
-        from deepft.errors import InputError
-
-        raise InputError(
-            "this model has a DPA-1 descriptor, which model.dft (and the native C++ core, "
-            "DeepPot, ASE and LAMMPS) does not support yet",
-            hint="use the checkpoint (.pt) with deepft test, change-bias, show and further "
-                 "training; native DPA-1 inference is planned (see the README's Status)")
-    return {"type": "se_e2_a", "sel": [int(s) for s in d.sel], "rcut": float(d.rcut),
-            "rcut_smth": float(d.rcut_smth), "neuron": [int(n) for n in d.neuron],
-            "axis_neuron": int(d.axis_neuron), "resnet_dt": bool(d.resnet_dt),
-            "type_one_side": bool(d.type_one_side),
-            "activation_function": str(d.activation_function), "precision": str(d.precision)}
+    """The header's descriptor entry: every hyper-parameter the evaluators (C++ core,
+    deepft.io.to_torch) need, under the keys of the normalized input."""
+    common = {"sel": [int(s) for s in d.get_sel()], "rcut": float(d.rcut),
+              "rcut_smth": float(d.rcut_smth), "neuron": [int(n) for n in d.neuron],
+              "axis_neuron": int(d.axis_neuron), "resnet_dt": bool(d.resnet_dt),
+              "type_one_side": bool(d.type_one_side),
+              "activation_function": str(d.activation_function), "precision": str(d.precision)}
+    if not d.mixed_types:
+        return {"type": "se_e2_a", **common}
+    return {"type": "dpa1", **common, "tebd_dim": int(d.tebd_dim),
+            "tebd_input_mode": str(d.tebd_input_mode), "use_tebd_bias": bool(d.use_tebd_bias),
+            "attn": int(d.attn), "attn_layer": int(d.attn_layer), "attn_dotr": bool(d.attn_dotr),
+            "normalize": bool(d.normalize), "temperature": d.temperature,
+            "scaling_factor": float(d.scaling_factor),
+            "smooth_type_embedding": bool(d.smooth), "ln_eps": float(d.ln_eps),
+            "concat_output_tebd": bool(d.concat_output_tebd)}
 
 
 def fitting_config(f) -> dict:
+    """The header's fitting entry; ``mixed_types``: one net (``nets.0``) serves every type."""
     return {"type": "ener", "neuron": [int(n) for n in f.neuron],
             "resnet_dt": bool(f.resnet_dt), "activation_function": str(f.activation_function),
-            "precision": str(f.precision)}
+            "precision": str(f.precision), "mixed_types": bool(f.mixed_types)}
 
 
 def model_to_file_contents(root, branches: dict, config: dict) -> tuple[dict, dict]:

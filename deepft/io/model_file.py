@@ -36,17 +36,21 @@ Header keys::
 One branch::
 
     type_map           [str], the atom types the branch's inputs are indexed by
-    descriptor         normalized se_e2_a config: type, sel [int >= 1], rcut, rcut_smth (Å),
-                       neuron [int], axis_neuron, resnet_dt, type_one_side,
-                       activation_function, precision
+    descriptor         normalized descriptor config; common keys: type ("se_e2_a" | "dpa1"),
+                       sel [int >= 1], rcut, rcut_smth (Å), neuron [int], axis_neuron,
+                       resnet_dt, type_one_side, activation_function, precision; "dpa1" adds
+                       tebd_dim, tebd_input_mode, use_tebd_bias, attn, attn_layer, attn_dotr,
+                       normalize, temperature (or null), scaling_factor,
+                       smooth_type_embedding, ln_eps, concat_output_tebd and has sel = [nsel]
     fitting_net        normalized energy fitting config: type, neuron [int], resnet_dt,
-                       activation_function, precision
-    descriptor_prefix  "P." : the descriptor tensors are P.davg, P.dstd ([ntypes, 4]) and
+                       activation_function, precision, mixed_types (one net for all types;
+                       absent in older files: false)
+    descriptor_prefix  "P." : se_e2_a tensors P.davg, P.dstd ([ntypes, 4]) and
                        P.embeddings.K.layers.L.{matrix [in, out], bias [out], idt [out]}
-                       with out = neuron[L]
+                       with out = neuron[L]; DPA-1 tensors: see docs/model-file-format.md
     fitting_prefixes   ["Q.", ...]: fitting tensors Q.nets.T.layers.L.{matrix, bias, idt}
-                       (widths fitting_net.neuron + [1]) and Q.bias_atom_e [ntypes]; the
-                       atomic energies of all prefixes are summed
+                       (widths fitting_net.neuron + [1]; T = 0 only with mixed_types) and
+                       Q.bias_atom_e [ntypes]; the atomic energies of all prefixes are summed
 
 Tensor names are the torch ``state_dict`` keys of the trained model. Tensors shared between
 branches (a multitask descriptor) are stored once, under the first name the model lists them

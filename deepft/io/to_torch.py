@@ -16,10 +16,19 @@ from deepft.io.model_file import FrozenModel
 
 
 def branch_section(frozen: FrozenModel, branch: str) -> dict:
-    """The single-task model section (type_map, descriptor, fitting_net) of ``branch``."""
+    """The single-task model section (type_map, descriptor, fitting_net) of ``branch``.
+
+    The fitting's ``mixed_types`` (one net for all types) is not an input key: the descriptor
+    implies it (DPA-1), so it is checked against the descriptor and left out."""
     br = frozen.branch(branch)
+    fitting = dict(br["fitting_net"])
+    mixed = fitting.pop("mixed_types", False)
+    if mixed != (br["descriptor"].get("type") == "dpa1"):
+        raise ModelFileError(f"{frozen.path}: branch {branch}: fitting_net.mixed_types is "
+                             f"{mixed!r} with a {br['descriptor'].get('type')!r} descriptor",
+                             hint="the file is damaged; freeze it again")
     return {"type_map": list(br["type_map"]), "descriptor": dict(br["descriptor"]),
-            "fitting_net": dict(br["fitting_net"])}
+            "fitting_net": fitting}
 
 
 def frozen_branch_model(frozen: FrozenModel, branch: str):

@@ -1,24 +1,41 @@
 #include "deep_pot.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 
+#include "branch_config.h"
+#include "evaluator.h"
 #include "gemm.h"
 #include "model_file.h"
 #include "neighbor_list.h"
 #include "prod.h"
-#include "se_a_model.h"
 #include "threads.h"
 
 namespace deepft {
 
 struct DeepPot::Impl {
-  SeABranchConfig cfg;
+  BranchConfig cfg;
   std::vector<std::string> branches;
   std::vector<std::string> warnings;
   std::unique_ptr<Evaluator> evaluator;
   int64_t nnei = 0;
+
+  /// Layout of the formatted neighbor table: one block per type (se_e2_a), or one block of
+  /// nsel slots for all types (mixed types, DPA-1: every type formatted as type 0, so the
+  /// block holds the nearest neighbors of any type, sorted by (distance, index)).
+  NlistFormat<double> nlist_format() const {
+    return {cfg.rcut, cfg.sel.data(), cfg.mixed_types() ? 1 : static_cast<int32_t>(cfg.sel.size())};
+  }
+  /// The atom types the neighbor-list formatter sees: atype itself, or for mixed types every
+  /// real atom as type 0 in `buf` (virtual atoms, -1, stay excluded).
+  const int32_t* format_types(const int32_t* atype, int64_t n, std::vector<int32_t>& buf) const {
+    if (!cfg.mixed_types()) return atype;
+    buf.resize(n);
+    for (int64_t i = 0; i < n; ++i) buf[i] = atype[i] < 0 ? atype[i] : 0;
+    return buf.data();
+  }
 };
 
 namespace {
@@ -155,7 +172,7 @@ void DeepPot::load(const ModelFile& file, const std::string& branch) {
   impl->branches = file.field("branches").keys();
   impl->warnings = file.warnings();
   impl->evaluator = make_evaluator(file, impl->cfg);
-  impl->nnei = std::accumulate(impl->cfg.sel.begin(), impl->cfg.sel.end(), int64_t(0));
+  impl->nnei = impl->cfg.nnei();
   blas::set_blas_single_threaded();
   impl_ = std::move(impl);
 }
@@ -175,6 +192,11 @@ const std::string& DeepPot::branch() const { return impl().cfg.name; }
 const std::vector<std::string>& DeepPot::branches() const { return impl().branches; }
 const std::string& DeepPot::precision() const { return impl().cfg.precision; }
 const std::vector<int64_t>& DeepPot::sel() const { return impl().cfg.sel; }
+bool DeepPot::mixed_types() const { return impl().cfg.mixed_types(); }
+const std::string& DeepPot::descriptor_type() const {
+  static const std::string se_e2_a = "se_e2_a", dpa1 = "dpa1";
+  return impl().cfg.mixed_types() ? dpa1 : se_e2_a;
+}
 
 void DeepPot::compute(DeepPotOutput& out, const double* coord, int64_t nframes, int64_t natoms,
                       const int32_t* atype, const double* box, bool atomic) const {
@@ -183,22 +205,25 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, int64_t nframes, 
   if (natoms > 0 && coord == nullptr) throw InputError("coord is null");
   check_types(atype, natoms, ntypes(), m.cfg.type_map);
   const int64_t nnei = m.nnei, nc = nframes * natoms;
-  out.max_neighbors.assign(ntypes(), 0);
+  const NlistFormat<double> fmt = m.nlist_format();
+  out.max_neighbors.assign(fmt.ntypes, 0);
   if (nc == 0) return zero_outputs(out, nframes, natoms, atomic);
   std::vector<int64_t> nlist(nc * nnei);
   std::vector<double> rij(nc * nnei * 3);
-  const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
   NlistOutput<double> nout;
   nout.nlist = nlist.data();
   nout.rij = rij.data();
   nout.max_neighbors = out.max_neighbors.data();
-  check(build_nlist<double>(coord, box, atype, nframes, natoms, fmt, nout), "build_nlist");
+  std::vector<int32_t> format_buf;
+  check(build_nlist<double>(coord, box, m.format_types(atype, natoms, format_buf), nframes,
+                            natoms, fmt, nout),
+        "build_nlist");
   std::vector<int32_t> ctype(nc);
   for (int64_t f = 0; f < nframes; ++f) std::copy(atype, atype + natoms, ctype.data() + f * natoms);
   const Rows rows{nlist, rij, nc, nnei, natoms};
   check_no_overlap(rows);
   std::vector<double> atom_energy(nc), grad(nc * nnei * 3);
-  m.evaluator->evaluate({nc, nnei, nlist.data(), rij.data(), ctype.data()},
+  m.evaluator->evaluate({nc, nnei, nlist.data(), rij.data(), ctype.data(), atype},
                         {atom_energy.data(), grad.data()});
   check_finite(rows, atom_energy, grad);
   reduce(out, atom_energy, grad, rij, nlist, nframes, natoms, nnei, natoms, atomic);
@@ -223,22 +248,24 @@ void DeepPot::compute(DeepPotOutput& out, const double* coord, const int32_t* at
     }
   }
   const int64_t nnei = m.nnei;
-  out.max_neighbors.assign(ntypes(), 0);
+  const NlistFormat<double> fmt = m.nlist_format();
+  out.max_neighbors.assign(fmt.ntypes, 0);
   if (nloc == 0) return zero_outputs(out, 1, mapping != nullptr ? 0 : nall, atomic);
   std::vector<int64_t> nlist(nloc * nnei);
   std::vector<double> rij(nloc * nnei * 3);
-  const NlistFormat<double> fmt{m.cfg.rcut, m.cfg.sel.data(), ntypes()};
   NlistOutput<double> nout;
   nout.nlist = nlist.data();
   nout.rij = rij.data();
   nout.max_neighbors = out.max_neighbors.data();
   const ExternalNeighborList ext{list.inum, list.ilist, list.numneigh, list.firstneigh};
-  check(format_nlist_from_full_list<double>(coord, atype, nloc, nall, ext, fmt, nout),
+  std::vector<int32_t> format_buf;
+  check(format_nlist_from_full_list<double>(coord, m.format_types(atype, nall, format_buf),
+                                            nloc, nall, ext, fmt, nout),
         "format_nlist_from_full_list");
   const Rows rows{nlist, rij, nloc, nnei, nloc};
   check_no_overlap(rows);
   std::vector<double> atom_energy(nloc), grad(nloc * nnei * 3);
-  m.evaluator->evaluate({nloc, nnei, nlist.data(), rij.data(), atype},
+  m.evaluator->evaluate({nloc, nnei, nlist.data(), rij.data(), atype, atype},
                         {atom_energy.data(), grad.data()});
   check_finite(rows, atom_energy, grad);
   reduce(out, atom_energy, grad, rij, nlist, 1, nloc, nnei, nall, atomic);

@@ -39,8 +39,9 @@ struct DeepPotOutput {
   std::vector<double> atom_energy;  ///< [nframes, nloc] eV (only when atomic, else empty)
   std::vector<double> atom_virial;  ///< [nframes, nout, 9] eV (only when atomic, else empty)
   /// Largest number of type-t neighbors any atom had within the cutoff, per type t. When
-  /// max_neighbors[t] > sel[t] the farthest neighbors were dropped (as in DeePMD-kit).
-  std::vector<int64_t> max_neighbors;  ///< [ntypes]
+  /// max_neighbors[t] > sel[t] the farthest neighbors were dropped (as in DeePMD-kit). A
+  /// mixed-type model (DPA-1) has one entry: neighbors of any type, against sel[0] = nsel.
+  std::vector<int64_t> max_neighbors;  ///< [ntypes], or [1] for mixed types
 };
 // nout = natoms for the coordinate form; for the neighbor-list form nout = nall (ghost atoms
 // keep their own rows) or nloc when a ghost -> owner mapping is passed.
@@ -86,8 +87,13 @@ class DeepPot {
   const std::vector<std::string>& branches() const;
   /// "float64" or "float32": the precision the model computes in.
   const std::string& precision() const;
-  /// sel: slots per neighbor type, [ntypes].
+  /// sel: slots per neighbor type, [ntypes]; [nsel] for a mixed-type model (DPA-1).
   const std::vector<int64_t>& sel() const;
+  /// Whether the model reads one neighbor list over all types (DPA-1): then sel() and
+  /// DeepPotOutput::max_neighbors have one entry, which counts neighbors of every type.
+  bool mixed_types() const;
+  /// "se_e2_a" or "dpa1".
+  const std::string& descriptor_type() const;
 
   /// (a) Coordinates and box: builds its own neighbor list (periodic images included).
   ///   coord: [nframes, natoms, 3] Å

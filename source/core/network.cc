@@ -21,10 +21,12 @@ void ensure(std::vector<T>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 
-// acc [rows, out] = x [rows, in] W [in, out] (beta = 0), with the degenerate widths of the
-// first embedding layer (in = 1) and of the fitting output (out = 1) as plain loops.
+}  // namespace
+
+// The degenerate widths of the first embedding layer (in = 1) and of the fitting output
+// (out = 1) are plain loops.
 template <typename T>
-void matmul(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc) {
+void layer_product(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc) {
   const T* w = l.matrix.data();
   if (l.in == 1) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -47,9 +49,8 @@ void matmul(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc) {
   }
 }
 
-// gx [rows, in] += gz [rows, out] W^T.
 template <typename T>
-void matmul_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T* gx) {
+void layer_product_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T* gx) {
   const T* w = l.matrix.data();
   if (l.in == 1) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -72,7 +73,12 @@ void matmul_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T*
   }
 }
 
-}  // namespace
+template void layer_product<double>(const DenseLayer<double>&, const double*, int64_t, double*);
+template void layer_product<float>(const DenseLayer<float>&, const float*, int64_t, float*);
+template void layer_product_transposed_acc<double>(const DenseLayer<double>&, const double*,
+                                                   int64_t, double*);
+template void layer_product_transposed_acc<float>(const DenseLayer<float>&, const float*,
+                                                  int64_t, float*);
 
 template <typename T>
 int64_t Mlp<T>::saved_width() const {
@@ -91,7 +97,7 @@ void Mlp<T>::forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& 
   for (size_t li = 0; li < layers.size(); ++li) {
     const DenseLayer<T>& l = layers[li];
     T* dst = li + 1 == layers.size() ? y : (cur == ws.a.data() ? ws.b.data() : ws.a.data());
-    matmul(l, cur, rows, dst);
+    layer_product(l, cur, rows, dst);
     T* d = saved != nullptr ? saved + rows * offset : nullptr;
     layer_epilogue<T>(l.act, rows, l.in, l.out, l.bias.data(),
                       l.idt.empty() ? nullptr : l.idt.data(), l.residual, cur, dst, d);
@@ -114,13 +120,13 @@ void Mlp<T>::forward_tangent(const T* x, int64_t rows, T* yt, MlpWorkspace<T>& w
     T* dst_t = dst + rows * l.out;
     if (li == 0) {
       if (l.in != 1) throw std::logic_error("forward_tangent needs a net with one input");
-      matmul(l, cur, rows, dst);  // s W
+      layer_product(l, cur, rows, dst);  // s W
       for (int64_t r = 0; r < rows; ++r) {
         std::copy(l.matrix.begin(), l.matrix.end(), dst_t + r * l.out);  // (ds/ds) W
       }
     } else {
       // [y; t] W in one product of 2 rows (the two halves are contiguous)
-      matmul(l, cur, 2 * rows, dst);
+      layer_product(l, cur, 2 * rows, dst);
     }
     layer_epilogue_tangent<T>(l.act, rows, l.in, l.out, l.bias.data(),
                               l.idt.empty() ? nullptr : l.idt.data(), l.residual, cur, cur_t,
@@ -156,7 +162,7 @@ void Mlp<T>::backward(T* gy, int64_t rows, const T* saved, T* gx, MlpWorkspace<T
     }
     const int64_t n = rows * l.out;
     for (int64_t k = 0; k < n; ++k) g[k] *= d[k];  // dL/dz
-    matmul_transposed_acc(l, g, rows, dst);
+    layer_product_transposed_acc(l, g, rows, dst);
     g = dst;
   }
 }

@@ -69,4 +69,12 @@ class Mlp {
   void backward(T* gy, int64_t rows, const T* saved, T* gx, MlpWorkspace<T>& ws) const;
 };
 
+/// acc [rows, out] = x [rows, in] W: the product of a layer, without bias or activation.
+template <typename T>
+void layer_product(const DenseLayer<T>& l, const T* x, int64_t rows, T* acc);
+
+/// gx [rows, in] += gz [rows, out] Wᵀ: the input gradient of that product.
+template <typename T>
+void layer_product_transposed_acc(const DenseLayer<T>& l, const T* gz, int64_t rows, T* gx);
+
 }  // namespace deepft

@@ -25,22 +25,34 @@ struct Radial {
   T s, q, A, B, dA, dB;
 };
 
+/// The smooth switch sw(r) of env_mat.h and its first two derivatives d/dr (1/Å, 1/Å²).
+template <typename T>
+struct Switch {
+  T sw, dsw, d2sw;
+};
+
+/// sw = 1 below rcut_smth, the quintic in u = (r - rcut_smth) / (rcut - rcut_smth) up to
+/// rcut, 0 at and beyond rcut (derivatives likewise).
+template <typename T>
+DEEPFT_HD Switch<T> switch_function(T r, T rcut, T rcut_smth) {
+  if (!(r < rcut)) return {T(0), T(0), T(0)};
+  if (r < rcut_smth) return {T(1), T(0), T(0)};
+  const T kappa = T(1) / (rcut - rcut_smth);
+  const T u = (r - rcut_smth) * kappa;
+  const T u2 = u * u;
+  const T um1 = u - T(1);
+  return {u2 * u * (T(-6) * u2 + T(15) * u - T(10)) + T(1), T(-30) * kappa * u2 * um1 * um1,
+          T(-60) * kappa * kappa * u * (T(2) * u - T(1)) * um1};
+}
+
 /// order 0: s, q only; 1: also A, B; 2: also dA, dB.
 template <typename T, int order>
 DEEPFT_HD Radial<T> radial(T r, T rcut, T rcut_smth) {
   Radial<T> out{T(0), T(0), T(0), T(0), T(0), T(0)};
   if (!(r < rcut)) return out;
   const T inv_r = T(1) / r;
-  T sw = T(1), dsw = T(0), d2sw = T(0);
-  if (r >= rcut_smth) {
-    const T kappa = T(1) / (rcut - rcut_smth);
-    const T u = (r - rcut_smth) * kappa;
-    const T u2 = u * u;
-    const T um1 = u - T(1);
-    sw = u2 * u * (T(-6) * u2 + T(15) * u - T(10)) + T(1);
-    dsw = T(-30) * kappa * u2 * um1 * um1;
-    d2sw = T(-60) * kappa * kappa * u * (T(2) * u - T(1)) * um1;
-  }
+  const Switch<T> w = switch_function(r, rcut, rcut_smth);
+  const T sw = w.sw, dsw = w.dsw, d2sw = w.d2sw;
   out.s = sw * inv_r;
   out.q = out.s * inv_r;
   if (order >= 1) {

@@ -125,8 +125,9 @@ void PairDeepFT::settings(int narg, char** arg) {
 
   if (comm->me == 0) {
     std::string info = fmt::format("deepft: {} model(s): {}\n", models_.size(), join(paths));
-    info += fmt::format("deepft: cutoff {} Å, type map of the first model: {}\n",
-                        cutoff_ / dist_unit_, join(models_[0]->type_map()));
+    info += fmt::format("deepft: {} descriptor, cutoff {} Å, type map of the first model: {}\n",
+                        models_[0]->descriptor_type(), cutoff_ / dist_unit_,
+                        join(models_[0]->type_map()));
     if (models_.size() > 1 && out_freq_ > 0)
       info += fmt::format("deepft: model deviation every {} steps to {}\n", out_freq_, out_file_);
     utils::logmesg(lmp, info);
@@ -316,14 +317,18 @@ void PairDeepFT::eval_model(size_t k, const std::vector<double>& coord,
 }
 
 void PairDeepFT::warn_sel_overflow() {
+  // max_neighbors and sel: one entry per neighbor type, or one for all types (DPA-1)
   const std::vector<int64_t>& sel = models_[0]->sel();
   const std::vector<std::string>& tmap = models_[0]->type_map();
+  const bool mixed = models_[0]->mixed_types();
   for (size_t t = 0; t < sel.size() && t < result_.max_neighbors.size(); ++t) {
     if (result_.max_neighbors[t] > sel[t]) {
-      error->warning(FLERR, "pair_style deepft: an atom has {} {} neighbors within the cutoff "
-                            "but model {} keeps sel = {}; the farthest are dropped (as in "
-                            "DeePMD-kit), which makes energy and forces discontinuous",
-                     result_.max_neighbors[t], tmap[t], model_paths_[0], sel[t]);
+      error->warning(FLERR, "pair_style deepft: an atom has {} {} within the cutoff but model "
+                            "{} keeps sel = {}{}; the farthest are dropped (as in DeePMD-kit), "
+                            "which makes energy and forces discontinuous",
+                     result_.max_neighbors[t], mixed ? "neighbors (all types)"
+                                                     : tmap[t] + " neighbors",
+                     model_paths_[0], sel[t], mixed ? " for all types" : "");
       sel_warned_ = true;
     }
   }

@@ -145,6 +145,7 @@ void bind_core(py::module_& m) {
       .def_property_readonly("branches", &DeepPot::branches)
       .def_property_readonly("precision", &DeepPot::precision)
       .def_property_readonly("sel", &DeepPot::sel)
+      .def_property_readonly("descriptor_type", &DeepPot::descriptor_type)
       .def("compute", &compute_frames, py::arg("coord"), py::arg("atype"),
            py::arg("box") = py::none(), py::arg("atomic") = false,
            "coord [nframes, natoms, 3] Å, atype [natoms], box [nframes, 9] or None -> dict of "

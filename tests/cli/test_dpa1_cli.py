@@ -1,6 +1,7 @@
 """DPA-1 through the command line: DeePMD-kit's DPA-1 water inputs (dpa1 and se_atten_v2) run
 as they are (tiny nets, few steps), then show, test, change-bias, restart (bit for bit),
-init-model, float32 and torchrun; freeze says clearly that model.dft cannot hold DPA-1 yet."""
+init-model, float32 and torchrun; freeze to model.dft, whose native predictions (deepft test)
+equal the checkpoint's, and which --init-frz-model starts from."""
 
 from __future__ import annotations
 
@@ -64,11 +65,24 @@ def test_show_test_and_change_bias(dpa1_run, data_root):
     assert all(torch.equal(old[k], new[k]) for k in old if k != "fitting.bias_atom_e")
 
 
-def test_freeze_refuses_dpa1_and_writes_nothing(dpa1_run):
-    proc = run_deepft("freeze", "-c", "model.ckpt.pt", "-o", "m.dft", cwd=dpa1_run,
-                      check=False)
-    assert proc.returncode != 0 and "DPA-1 descriptor" in proc.stderr + proc.stdout
-    assert not (dpa1_run / "m.dft").exists()
+def rmse_lines(output: str) -> list[float]:
+    """The numbers of the RMSE/MAE lines of ``deepft test``."""
+    return [float(line.split()[-2]) for line in output.splitlines()
+            if "RMSE" in line or "MAE" in line]
+
+
+def test_frozen_model_predicts_as_the_checkpoint(dpa1_run, data_root, tmp_path):
+    run_deepft("freeze", "-c", "model.ckpt.pt", "-o", "m.dft", cwd=dpa1_run)
+    system = str(data_root / "water/data_3")
+    native = run_deepft("test", "-m", "m.dft", "-s", system, "-n", "2", cwd=dpa1_run).stdout
+    torch_ = run_deepft("test", "-m", "model.ckpt.pt", "-s", system, "-n", "2",
+                        cwd=dpa1_run).stdout
+    got, want = rmse_lines(native), rmse_lines(torch_)
+    assert len(got) >= 4 and got == pytest.approx(want, rel=1e-5, abs=1e-12), (native, torch_)
+    (tmp_path / "input.json").write_text((dpa1_run / "input.json").read_text())
+    out = run_deepft("train", "input.json", "--init-frz-model", str(dpa1_run / "m.dft"),
+                     cwd=tmp_path).stdout
+    assert f"from branch Default of {dpa1_run / 'm.dft'}" in out
 
 
 def test_restart_continues_bit_for_bit(dpa1_run, tmp_path):

@@ -2,7 +2,8 @@
 
 Energy, forces, global virial, per-atom energy (compute pe/atom) and per-atom virial
 (compute stress/atom and centroid/stress/atom, ghost contributions summed by LAMMPS) agree
-to STRICT in float64, on the cubic water box and on a triclinic deformation of it. Then the
+to STRICT in float64, on the cubic water box and on a triclinic deformation of it, for an
+se_e2_a and a DPA-1 model (whose mixed-type neighbor list is built from LAMMPS's). Then the
 element mapping of pair_coeff (by name, NULL, reordered types), branch selection, and the
 user errors (unknown element, missing model file, wrong pair_coeff, newton off).
 """
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from support.lammps_run import single_point
 from support.model_files import write_random_model
+from support.models import write_dpa1_model
 from support.paths import WATER_LAMMPS_DATA
 from support.tolerances import STRICT  # float64, same C++ core: summation order
 
@@ -30,6 +32,9 @@ def models(tmp_path_factory):
     return {
         "m1": write_random_model(d / "m1.dft", seed=11),
         "multi": write_random_model(d / "multi.dft", seed=12, branches=("water", "other")),
+        "dpa1": write_dpa1_model(d / "dpa1.dft", seed=13, rcut=6.0, sel=120),
+        "dpa1_multi": write_dpa1_model(d / "dpa1_multi.dft", seed=14,
+                                       branches=("water", "other")),
         "dir": d,
     }
 
@@ -47,11 +52,13 @@ def assert_close(name, case, got, want, tol=STRICT):
     assert err <= tol, f"{case}: {name} differs from DeepPot by {err:.3e} (> {tol:g})"
 
 
+@pytest.mark.parametrize("model", ["m1", "dpa1"])
 @pytest.mark.parametrize("case", ["cubic", "triclinic"])
-def test_single_point_matches_deeppot(lmp_env, models, case):
+def test_single_point_matches_deeppot(lmp_env, models, case, model):
     extra = TRICLINIC if case == "triclinic" else ""
-    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]), extra=extra)
-    e, f, v, ae, av = reference(models["m1"], sp)
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models[model]), extra=extra)
+    e, f, v, ae, av = reference(models[model], sp)
+    case = f"{model}, {case}"
     assert len(sp.force) == 192
     assert np.abs(sp.force).max() > 1e-3, f"{case}: forces are suspiciously zero"
     assert abs(sp.energy - e) <= STRICT * max(1.0, abs(e)), \
@@ -94,12 +101,13 @@ def test_types_are_mapped_by_name(lmp_env, models, tmp_path):
     assert_close("forces", "swapped types", sp.force, ref.force)
 
 
+@pytest.mark.parametrize("model", ["multi", "dpa1_multi"])
 @pytest.mark.parametrize("branch", ["water", "other"])
-def test_branch_keyword(lmp_env, models, branch):
-    sp = single_point(lmp_env, WATER_LAMMPS_DATA, f"{models['multi']} branch {branch}")
-    e, f, _, _, _ = reference(models["multi"], sp, branch=branch)
-    assert abs(sp.energy - e) <= STRICT * abs(e), f"branch {branch}"
-    assert_close("forces", f"branch {branch}", sp.force, f)
+def test_branch_keyword(lmp_env, models, branch, model):
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, f"{models[model]} branch {branch}")
+    e, f, _, _, _ = reference(models[model], sp, branch=branch)
+    assert abs(sp.energy - e) <= STRICT * abs(e), f"{model}: branch {branch}"
+    assert_close("forces", f"{model}: branch {branch}", sp.force, f)
 
 
 def test_default_branch_is_the_files(lmp_env, models):
@@ -169,6 +177,18 @@ def test_sel_overflow_is_reported(lmp_env, tmp_path):
     log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_LAMMPS_DATA}\n"
                            f"pair_style deepft {model}\npair_coeff * * O H\nrun 2\n", tmp_path)
     assert log.count("keeps sel = 5") == 1 and "O neighbors within the cutoff" in log, log
+
+
+def test_dpa1_sel_overflow_is_reported_for_all_types(lmp_env, tmp_path):
+    """A DPA-1 model has one neighbor list for all types: the warning counts all of them."""
+    from support.lammps_run import run_lmp
+
+    model = write_dpa1_model(tmp_path / "dpa1_tiny_sel.dft", seed=6, sel=20)
+    log = run_lmp(lmp_env, f"units metal\natom_style atomic\nread_data {WATER_LAMMPS_DATA}\n"
+                           f"pair_style deepft {model}\npair_coeff * * O H\nrun 2\n", tmp_path)
+    assert "deepft: dpa1 descriptor" in log, log
+    assert log.count("keeps sel = 20 for all types") == 1, log
+    assert "neighbors (all types) within the cutoff" in log, log
 
 
 def test_special_bonds_do_not_change_the_model(lmp_env, models, tmp_path):

@@ -122,6 +122,61 @@ def model_section(type_one_side: bool, precision: str = "float64", *, type_map=E
     }
 
 
+def dpa1_model_section(precision: str = "float64", *, type_map=ELEMENTS, sel=120,
+                       tebd_input_mode="strip", attn_layer=2, type_one_side=False,
+                       smooth_type_embedding=True, seed=1, **descriptor) -> dict:
+    """A normalized single-task DPA-1 model section with data-sized nets (rcut 6 Å, sel 120
+    over all types, 8 -> 16 -> 32 embedding: both skip rules; attention width 16, tebd 6;
+    nonzero davg: ``set_davg_zero`` false); ``descriptor`` overrides any DPA-1 key."""
+    desc = {"type": "dpa1", "sel": [sel], "rcut": 6.0, "rcut_smth": 1.0, "neuron": [8, 16, 32],
+            "axis_neuron": 4, "tebd_dim": 6, "tebd_input_mode": tebd_input_mode, "attn": 16,
+            "attn_layer": attn_layer, "type_one_side": type_one_side,
+            "smooth_type_embedding": smooth_type_embedding, "resnet_dt": True,
+            "set_davg_zero": False, "precision": precision, "seed": seed, **descriptor}
+    return {"type_map": list(type_map), "descriptor": desc,
+            "fitting_net": {"type": "ener", "neuron": [32, 32], "resnet_dt": True,
+                            "precision": precision, "seed": seed + 1}}
+
+
+def random_dpa1_model(type_map=("O", "H"), *, seed=0, branches=("Default",), **descriptor):
+    """A DPA-1 model (EnergyModel, or MultiTaskModel over ``branches`` sharing the
+    descriptor) with random weights and water-like statistics (nonzero davg) and biases,
+    without data: the LAMMPS and inference tests compare evaluations of the same file.
+    Default: the smooth form (strip + smooth type embedding, 2 attention layers), rcut 4.5 Å,
+    sel 60, small nets; ``descriptor`` overrides dpa1_model_section's keys."""
+    from deepft.model import build_multitask_model
+
+    keys = {"rcut": 4.5, "sel": 60, "neuron": [4, 8], "attn": 8, "tebd_dim": 4, **descriptor}
+    sel = keys.pop("sel")
+    section = dpa1_model_section(type_map=type_map, sel=sel, seed=seed, **keys)
+    if len(branches) == 1:
+        models = {branches[0]: build_model(section)}
+        root = models[branches[0]]
+    else:
+        root = build_multitask_model({
+            "model_dict": {b: dict(section, fitting_net=dict(section["fitting_net"], seed=k))
+                           for k, b in enumerate(branches)},
+            "shared_links": {"descriptor": [f"{b}/descriptor" for b in branches]}})
+        models = dict(root.branches.items())
+    rng = np.random.default_rng(seed)
+    nt = len(type_map)
+    davg = np.zeros((nt, 4))
+    davg[:, 0] = rng.uniform(0.05, 0.15, nt)
+    dstd = np.concatenate([rng.uniform(0.15, 0.25, (nt, 1)),
+                           rng.uniform(0.08, 0.12, (nt, 1)).repeat(3, axis=1)], axis=1)
+    for model in models.values():
+        model.descriptor.set_stats(davg, dstd)
+        with torch.no_grad():
+            model.fitting.bias_atom_e.copy_(torch.as_tensor(
+                np.array([-93.5, -187.2, -40.0][:nt]) + rng.normal(0, 0.1, nt)))
+    return root.eval()
+
+
+def write_dpa1_model(path: Path, **kwargs) -> Path:
+    """:func:`random_dpa1_model` frozen to ``path`` (see there for ``kwargs``)."""
+    return freeze_to(random_dpa1_model(**kwargs), path)
+
+
 def randomize_stats(model, samples: list[dict], seed: int) -> None:
     """Statistics from real frames, then energy biases ~ -93 / -187 / -40 eV per type."""
     descriptor = model.descriptor

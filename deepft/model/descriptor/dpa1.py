@@ -153,6 +153,11 @@ class DescrptDPA1(nn.Module):
         self.resnet_dt, self.activation_function = bool(resnet_dt), activation_function
         self.precision, self.trainable, self.seed = precision, bool(trainable), seed
         self.set_davg_zero = bool(set_davg_zero)
+        # attention settings as configured (the frozen model's header repeats them)
+        self.attn_dotr, self.normalize = bool(attn_dotr), bool(normalize)
+        self.scaling_factor = float(scaling_factor)
+        self.temperature = None if temperature is None else float(temperature)
+        self.ln_eps = float(ln_eps)
         self.dtype = get_dtype(precision)
         self.register_buffer("davg", torch.zeros(ntypes, 4, dtype=self.dtype))
         self.register_buffer("dstd", torch.ones(ntypes, 4, dtype=self.dtype))
@@ -169,10 +174,9 @@ class DescrptDPA1(nn.Module):
                 seed=derive_seed(seed, "embedding_strip"))
         else:
             self.embedding_strip = None
-        scale = (self.attn * scaling_factor) ** -0.5 if temperature is None else temperature
         self.attention = nn.ModuleList([
             NeighborAttention(self.neuron[-1], self.attn, dotr=attn_dotr, normalize=normalize,
-                              scale=scale, smooth=self.smooth, ln_eps=ln_eps,
+                              scale=self.attn_scale, smooth=self.smooth, ln_eps=ln_eps,
                               trainable_ln=trainable_ln, precision=precision,
                               trainable=trainable, seed=derive_seed(seed, "attention", k))
             for k in range(self.attn_layer)])
@@ -194,6 +198,13 @@ class DescrptDPA1(nn.Module):
         return torch.zeros(ntypes, self.tebd_dim, dtype=like.dtype, device=like.device)
 
     # ---- sizes -----------------------------------------------------------------------------
+    @property
+    def attn_scale(self) -> float:
+        """Factor of q in the attention logits: ``temperature``, or (attn · scaling_factor)^-1/2."""
+        if self.temperature is not None:
+            return self.temperature
+        return (self.attn * self.scaling_factor) ** -0.5
+
     @property
     def nnei(self) -> int:
         return self.nsel

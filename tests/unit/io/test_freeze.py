@@ -173,3 +173,83 @@ def test_bad_checkpoint(tmp_path):
     with pytest.raises(ModelFileError, match="bad.pt"):
         freeze(bad, tmp_path / "x.dft")
     assert not (tmp_path / "x.dft").exists()
+
+
+# ---- DPA-1 -----------------------------------------------------------------------------------
+
+def dpa1_section(seed: int, fitting=(16, 16)) -> dict:
+    return {
+        "type_map": TYPE_MAP,
+        "descriptor": {"type": "dpa1", "sel": [30], "rcut": 4.0, "rcut_smth": 0.5,
+                       "neuron": [4, 8], "axis_neuron": 4, "tebd_dim": 4, "attn": 8,
+                       "attn_layer": 1, "tebd_input_mode": "strip", "set_davg_zero": False,
+                       "seed": seed},
+        "fitting_net": {"type": "ener", "neuron": list(fitting), "seed": seed + 1},
+    }
+
+
+def test_dpa1_header_holds_every_hyper_parameter(tmp_path):
+    from deepft.model import build_from_config
+
+    cfg = {"model": dpa1_section(3)}
+    cfg["model"]["descriptor"].update(temperature=0.5, attn_dotr=False, ln_eps=1e-6)
+    model = build_from_config(cfg).eval()
+    perturb_buffers(model, 2)
+    br = read_model_file(freeze(save(tmp_path, model, cfg), tmp_path / "m.dft")).branch()
+    assert br["descriptor"] == {
+        "type": "dpa1", "sel": [30], "rcut": 4.0, "rcut_smth": 0.5, "neuron": [4, 8],
+        "axis_neuron": 4, "resnet_dt": False, "type_one_side": False,
+        "activation_function": "tanh", "precision": "float64", "tebd_dim": 4,
+        "tebd_input_mode": "strip", "use_tebd_bias": False, "attn": 8, "attn_layer": 1,
+        "attn_dotr": False, "normalize": True, "temperature": 0.5, "scaling_factor": 1.0,
+        "smooth_type_embedding": True, "ln_eps": 1e-6, "concat_output_tebd": True}
+    assert br["fitting_net"]["mixed_types"] is True
+    assert DeepPot(tmp_path / "m.dft").sel == [30]
+
+
+def test_dpa1_round_trip_through_the_file(tmp_path):
+    """freeze -> model.dft -> (C++ core, and io.to_torch back to a torch model): the same
+    predictions as the trained model."""
+    from deepft.io.to_torch import frozen_branch_model
+    from deepft.model import build_from_config
+
+    cfg = {"model": dpa1_section(5)}
+    model = build_from_config(cfg).eval()
+    perturb_buffers(model, 3)
+    frozen = read_model_file(freeze(save(tmp_path, model, cfg), tmp_path / "m.dft"))
+    rebuilt = frozen_branch_model(frozen, "Default").eval()
+    assert rebuilt.fitting.mixed_types and len(rebuilt.fitting.nets) == 1
+    coord, box, atype = frame()
+    te, tf = torch_energy_force(model, coord, box, atype)
+    re_, rf = torch_energy_force(rebuilt, coord, box, atype)
+    np.testing.assert_array_equal(re_, te)
+    np.testing.assert_array_equal(rf, tf)
+    e, f, _ = DeepPot(tmp_path / "m.dft").eval(coord, box, atype)
+    np.testing.assert_allclose(e, te, rtol=0, atol=STRICT)
+    np.testing.assert_allclose(f, tf, rtol=0, atol=STRICT)
+
+
+def test_dpa1_multitask_branches(tmp_path):
+    """Two branches over one shared DPA-1 descriptor: stored once, each branch (and a file of
+    one branch) evaluates as its torch branch."""
+    from deepft.model import build_from_config
+
+    cfg = {"model": {
+        "model_dict": {"water": dpa1_section(1), "ice": dpa1_section(1, fitting=(8, 8))},
+        "shared_links": {"desc": ["water/descriptor", "ice/descriptor"]},
+    }}
+    model = build_from_config(cfg).eval()
+    perturb_buffers(model, 4)
+    ckpt = save(tmp_path, model, cfg)
+    frozen = read_model_file(freeze(ckpt, tmp_path / "multi.dft"))
+    assert frozen.branch("ice")["descriptor_prefix"] == "branches.water.descriptor."
+    coord, box, atype = frame()
+    for name in ("water", "ice"):
+        e, f, _ = DeepPot(tmp_path / "multi.dft", branch=name).eval(coord, box, atype)
+        te, tf = torch_energy_force(model.branches[name], coord, box, atype)
+        np.testing.assert_allclose(e, te, rtol=0, atol=STRICT, err_msg=name)
+        np.testing.assert_allclose(f, tf, rtol=0, atol=STRICT, err_msg=name)
+    freeze(ckpt, tmp_path / "ice.dft", model_branch="ice")
+    e, _, _ = DeepPot(tmp_path / "ice.dft").eval(coord, box, atype)
+    np.testing.assert_allclose(e, torch_energy_force(model.branches["ice"], coord, box,
+                                                     atype)[0], rtol=0, atol=STRICT)
