@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from support.lammps_run import run_lmp, thermo_table
 from support.model_files import write_random_model
+from support.models import write_dpa1_model
 from support.paths import WATER_LAMMPS_DATA
 from support.tolerances import TIGHT
 
@@ -71,14 +72,23 @@ def models(tmp_path_factory):
         "m1": write_random_model(d / "m1.dft", seed=21, **small),
         "m2": write_random_model(d / "m2.dft", seed=22, **small),
         "m3": write_random_model(d / "m3.dft", seed=23, **small),
+        # DPA-1 in its smooth form (strip + smooth type embedding, 2 attention layers)
+        "d1": write_dpa1_model(d / "d1.dft", seed=24),
+        "d2": write_dpa1_model(d / "d2.dft", seed=25),
     }
 
 
-def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path):
+#: the two models of each descriptor the MD tests run (se_e2_a: m1/m2, DPA-1: d1/d2)
+FAMILIES = {"se_e2_a": ("m1", "m2"), "dpa1": ("d1", "d2")}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path, family):
     """384 atoms over 2 ranks (ghost atoms on both sides of the split), 10 NVE steps with
     model deviation; energies, pressures, forces, per-atom energies and the deviation file
     agree with the 1-rank run."""
-    pair = f"deepft {models['m1']} {models['m2']} out_freq 5 atomic"
+    first, second = FAMILIES[family]
+    pair = f"deepft {models[first]} {models[second]} out_freq 5 atomic"
     script = md_script(pair, 10, extra="replicate 2 1 1", dump_every=10)
     out = {}
     for n in (1, 2):
@@ -102,10 +112,10 @@ def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path):
                                err_msg="2 ranks: model deviation file differs")
 
 
-def nve_energy(lmp_env, models, work, dt_fs, steps):
+def nve_energy(lmp_env, model, work, dt_fs, steps):
     """Thermo table of an NVE run of `steps` x `dt_fs` (deepft + a soft core, see below)."""
     work.mkdir()
-    script = md_script(f"hybrid/overlay deepft {models['m1']} soft 1.0", steps,
+    script = md_script(f"hybrid/overlay deepft {model} soft 1.0", steps,
                        coeff="* * deepft O H", coeff2="pair_coeff * * soft 5.0",
                        thermo=steps // 100)
     script = script.replace("timestep        0.0005", f"timestep        {dt_fs * 1e-3}")
@@ -113,7 +123,8 @@ def nve_energy(lmp_env, models, work, dt_fs, steps):
 
 
 @pytest.mark.slow
-def test_nve_energy_drift(lmp_env, models, tmp_path, record_property):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_nve_energy_drift(lmp_env, models, tmp_path, record_property, family):
     """1000 NVE steps of 0.5 fs (0.5 ps) of water from 330 K: the total energy is conserved,
     and what it wanders is integration error (2x smaller steps: several times less).
 
@@ -122,16 +133,17 @@ def test_nve_energy_drift(lmp_env, models, tmp_path, record_property):
     is deepft (forces on ghost atoms, reneighboring every few steps, atoms crossing the box).
     """
     natoms = 192
-    t = nve_energy(lmp_env, models, tmp_path / "dt0.5", 0.5, 1000)
+    model = models[FAMILIES[family][0]]
+    t = nve_energy(lmp_env, model, tmp_path / "dt0.5", 0.5, 1000)
     etot = t["TotEng"]
     slope = np.polyfit(t["Step"] * 0.5e-3, etot, 1)[0] / natoms  # eV/atom/ps
     max_dev = np.max(np.abs(etot - etot[0])) / natoms  # eV/atom
     pe_range = (t["PotEng"].max() - t["PotEng"].min()) / natoms
-    fine = nve_energy(lmp_env, models, tmp_path / "dt0.25", 0.25, 2000)["TotEng"]
+    fine = nve_energy(lmp_env, model, tmp_path / "dt0.25", 0.25, 2000)["TotEng"]
     max_dev_fine = np.max(np.abs(fine - fine[0])) / natoms
     record_property("nve_drift_eV_per_atom_per_ps", slope)
     record_property("nve_max_deviation_eV_per_atom", max_dev)
-    print(f"\nNVE 1000 x 0.5 fs, 192 atoms: drift {slope:.3e} eV/atom/ps, max |E-E0| "
+    print(f"\n{family}: NVE 1000 x 0.5 fs, 192 atoms: drift {slope:.3e} eV/atom/ps, max |E-E0| "
           f"{max_dev:.3e} eV/atom (2000 x 0.25 fs: {max_dev_fine:.3e}), potential energy "
           f"range {pe_range:.3e} eV/atom")
     assert pe_range > 1e-2, "the potential energy hardly changed: the test would be blind"
