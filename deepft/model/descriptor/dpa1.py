@@ -45,7 +45,7 @@ from torch import nn
 
 from deepft.model import _ops
 from deepft.model.descriptor.geometry import center_types, displacements, switch_weight
-from deepft.model.descriptor.stats import env_mat_stats
+from deepft.model.descriptor.stats import StatisticsBuffers, env_mat_stats
 from deepft.model.network import EmbeddingNet, Layer, derive_seed, get_dtype
 
 #: shift of the smooth attention logits (DeePMD-kit's ``attnw_shift``)
@@ -116,7 +116,7 @@ class NeighborAttention(nn.Module):
         return self.layer_norm(g + self.out_proj(torch.bmm(weights, v)))
 
 
-class DescrptDPA1(nn.Module):
+class DescrptDPA1(StatisticsBuffers, nn.Module):
     """DPA-1 descriptor; see the module docstring for the math and tensor names."""
 
     #: one neighbor list over all types (the model builds it with every type mapped to 0)
@@ -249,21 +249,6 @@ class DescrptDPA1(nn.Module):
         if self.set_davg_zero:
             davg[:] = 0.0
         return {"davg": davg, "dstd": dstd}
-
-    def set_stats(self, davg, dstd, only_types: Sequence[int] | None = None) -> None:
-        """Copy ``ntypes x 4`` davg/dstd into the buffers (only the rows ``only_types``)."""
-        davg = torch.as_tensor(np.asarray(davg), dtype=self.dtype).reshape(self.ntypes, 4)
-        dstd = torch.as_tensor(np.asarray(dstd), dtype=self.dtype).reshape(self.ntypes, 4)
-        rows = list(range(self.ntypes)) if only_types is None else [int(t) for t in only_types]
-        with torch.no_grad():
-            self.davg[rows] = davg[rows].to(self.davg.device)
-            self.dstd[rows] = dstd[rows].to(self.dstd.device)
-        self.types_without_stats = [t for t in self.types_without_stats if t not in rows]
-
-    def get_stats(self) -> dict[str, np.ndarray]:
-        """Current davg/dstd as float64 numpy ``ntypes x 4`` arrays."""
-        return {"davg": self.davg.detach().cpu().double().numpy().copy(),
-                "dstd": self.dstd.detach().cpu().double().numpy().copy()}
 
     # ---- forward ---------------------------------------------------------------------------
     def type_embedding_table(self) -> torch.Tensor:
