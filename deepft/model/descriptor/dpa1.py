@@ -96,14 +96,15 @@ class NeighborAttention(nn.Module):
                               seed=derive_seed(seed, 1))
         self.layer_norm = LayerNorm(width, ln_eps, precision, trainable_ln and trainable)
 
-    def forward(self, g: torch.Tensor, mask: torch.Tensor, sw: torch.Tensor,
-                rhat: torch.Tensor) -> torch.Tensor:
-        """g ``rows x nnei x width``; mask/sw ``rows x nnei``; rhat ``rows x nnei x 3``."""
+    def forward(self, g: torch.Tensor, mask: torch.Tensor, pair_sw: torch.Tensor | None,
+                angular: torch.Tensor | None) -> torch.Tensor:
+        """g ``rows x nnei x width``; mask ``rows x nnei``; ``pair_sw`` = w_i w_j (smooth only)
+        and ``angular`` = r̂_i · r̂_j (``attn_dotr`` only), ``rows x nnei x nnei``, shared by
+        all layers."""
         q, k, v = self.in_proj(g).split(self.attn, dim=-1)
         if self.normalize:
             q, k, v = F.normalize(q, dim=-1), F.normalize(k, dim=-1), F.normalize(v, dim=-1)
         logits = torch.bmm(q * self.scale, k.transpose(1, 2))  # rows x nnei x nnei
-        pair_sw = sw[:, :, None] * sw[:, None, :]
         if self.smooth:
             logits = (logits + ATTN_SHIFT) * pair_sw - ATTN_SHIFT
         else:
@@ -112,7 +113,7 @@ class NeighborAttention(nn.Module):
         if self.smooth:
             weights = weights * pair_sw
         if self.dotr:
-            weights = weights * torch.bmm(rhat, rhat.transpose(1, 2))
+            weights = weights * angular
         return self.layer_norm(g + self.out_proj(torch.bmm(weights, v)))
 
 
@@ -294,9 +295,13 @@ class DescrptDPA1(StatisticsBuffers, nn.Module):
             torch.full_like(nlist, pad_type)).reshape(nfl, nnei)
         g = self._pair_embedding(em[:, :, :1], table, nei_type, flat_types, sw)
         if self.attention:
-            rhat = F.normalize(em[:, :, 1:], dim=-1)
+            pair_sw = sw[:, :, None] * sw[:, None, :] if self.smooth else None
+            angular = None
+            if self.attention[0].dotr:
+                rhat = F.normalize(em[:, :, 1:], dim=-1)
+                angular = torch.bmm(rhat, rhat.transpose(1, 2))
             for layer in self.attention:
-                g = layer(g, mask_f, sw, rhat)
+                g = layer(g, mask_f, pair_sw, angular)
         tmat = torch.bmm(em.transpose(1, 2), g) / nnei  # nfl x 4 x M
         desc = torch.bmm(tmat.transpose(1, 2), tmat[:, :, :self.axis_neuron])
         desc = desc.reshape(nf, nloc, self.neuron[-1] * self.axis_neuron)
