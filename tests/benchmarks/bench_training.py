@@ -20,7 +20,8 @@ Measured the same way for both (no engine code is touched):
 - s/step: every log line is time-stamped by this script as it arrives on the pipe; s/step =
   (t(line of step --warmup) - ... t(line of the last step)) / (steps - warmup). The window holds
   the same per-disp_freq validation (3 frames), lcurve writes and checkpoint save for both.
-  Each tool's own "average" figure (which excludes validation) is shown next to it.
+  Each tool's own average is shown next to it (deepft's: all steps, validation and checkpoints
+  included; DeePMD-kit's: its validation included, the first batches excluded, as it logs).
 - CPU s/step: user+system time of the process tree over the same window (less sensitive to
   other load on the machine than wall time).
 - peak RSS: the process tree (main process + e.g. DeePMD-kit's data-loader workers) polled every
@@ -28,7 +29,7 @@ Measured the same way for both (no engine code is touched):
   and the main process's own high-water mark (VmHWM).
 - validation RMSE: the final model on all 80 frames of data_3 with each tool's `test` command
   (DeePMD-kit: `dp --pt freeze` + `dp --pt test`; deepft: `deepft freeze` + `deepft test`, or
-  the checkpoint `deepft test -m model.ckpt.pt` when freezing is not available, as for DPA-1).
+  the checkpoint `deepft test -m model.ckpt.pt` when freezing fails).
 - --seeds N: each engine is trained N times, with descriptor, fitting and training seeds
   1..N (folders ENGINE/seedK); the table shows s/step and memory of the first run (seed 1) and
   the MEAN test RMSE over the seeds, with the per-seed values below it. Without --seeds: one run
@@ -74,7 +75,7 @@ STEP_LINE = {  # the line each engine prints after the validation of step N
     "deepmd": re.compile(r"batch\s+(\d+): total wall time", re.IGNORECASE),
 }
 SELF_AVERAGE = {
-    "deepft": re.compile(r"average ([0-9.eE+-]+) s/step"),
+    "deepft": re.compile(r"([0-9.eE+-]+) s/step on average"),  # all steps, validation incl.
     "deepmd": re.compile(r"average training time: ([0-9.eE+-]+) s/batch", re.IGNORECASE),
 }
 
@@ -473,7 +474,7 @@ def summary(rec: RunRecord | None, rmses: list, warmup: int, steps: int,
             "rss": rec.peak_rss_kb / 1024, "pss": rec.peak_pss_kb / 1024,
             "hwm": rec.main_hwm_kb / 1024, "rmse": mean_rmse(rmses), "rmse_seeds": rmses,
             "seeds": seeds or [None] * len(rmses), "load": rec.load_in(warmup, steps),
-            "source": "measured"}
+            "span": rec.span(warmup, steps), "source": "measured"}
 
 
 def fmt(x, spec: str) -> str:
@@ -488,6 +489,10 @@ def print_table(rows: dict[str, dict], warmup: int, steps: int, threads: int,
                 example: str = "se_e2_a") -> None:
     print(f"\nexample: water {example}; machine: {machine()}; {threads} threads per engine; "
           f"fp64; batch 1; s/step over steps {warmup}..{steps} from time-stamped log lines")
+    for name, r in rows.items():
+        if r.get("span") and tuple(r["span"]) != (warmup, steps):
+            print(f"{name}: steps {warmup} and {steps} are not both logged; its window is steps "
+                  f"{r['span'][0]}..{r['span'][1]} (disp_freq 100)")
     nseeds = max((len(r["rmse_seeds"]) for r in rows.values()), default=0)
     if nseeds > 1:
         print(f"s/step and memory: first run (seed 1); RMSE: mean over {nseeds} seeds "
