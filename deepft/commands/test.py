@@ -144,17 +144,20 @@ def report(sums: ErrorSums, nframes: int) -> None:
         log.info("%-19s: %e %s", f"{name} RMSE{tag}", sums.rmse(key), unit)
 
 
-#: frames per evaluation call (bounds the memory of a test over a long trajectory)
-CHUNK = 32
+#: atoms per evaluation call, as DeePMD-kit's ``dp test`` batches them (bounds the memory of a
+#: test over a long trajectory: a DPA-1 checkpoint holds nnei x nnei attention per atom)
+ATOMS_PER_CALL = 1024
 
 
 def evaluate_frames(evaluator: Evaluator, system, frames: dict, progress
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(energy, force, virial) of every frame of ``frames``, ``CHUNK`` frames per call."""
+    """(energy, force, virial) of every frame of ``frames``, about ``ATOMS_PER_CALL`` atoms
+    (at least one frame) per call."""
     parts = []
     box = frames.get("box")
-    for start in range(0, frames["coord"].shape[0], CHUNK):
-        stop = start + CHUNK
+    chunk = max(1, ATOMS_PER_CALL // max(1, system.natoms))
+    for start in range(0, frames["coord"].shape[0], chunk):
+        stop = start + chunk
         parts.append(evaluator.eval(frames["coord"][start:stop],
                                     None if box is None else box[start:stop], system.atype))
         progress.update(parts[-1][0].shape[0])

@@ -32,8 +32,8 @@ log = logging.getLogger("deepft.train")
 
 MODES = {"change": "change-by-statistic", "set": "set-by-statistic",
          "change-by-statistic": "change-by-statistic", "set-by-statistic": "set-by-statistic"}
-#: frames per forward call when predicting energies for the refit
-CHUNK = 16
+#: atoms per forward call when predicting energies for the refit (at least one frame)
+ATOMS_PER_CALL = 1024
 
 
 @dataclass
@@ -90,10 +90,11 @@ def predict_energy(model: torch.nn.Module, frames: list[dict]) -> np.ndarray:
             coord = np.asarray(batch["coord"], dtype=np.float64)
             box = batch.get("box")
             atype = torch.as_tensor(np.asarray(batch["atype"]).reshape(-1), dtype=torch.int64)
-            for start in range(0, coord.shape[0], CHUNK):
-                c = torch.as_tensor(coord[start:start + CHUNK], dtype=dtype)
+            chunk = max(1, ATOMS_PER_CALL // max(1, atype.numel()))
+            for start in range(0, coord.shape[0], chunk):
+                c = torch.as_tensor(coord[start:start + chunk], dtype=dtype)
                 b = None if box is None else torch.as_tensor(
-                    np.asarray(box, dtype=np.float64)[start:start + CHUNK], dtype=dtype)
+                    np.asarray(box, dtype=np.float64)[start:start + chunk], dtype=dtype)
                 pred = model(c, b, atype)
                 out.append(pred["energy"].detach().cpu().double().numpy().reshape(-1))
     finally:

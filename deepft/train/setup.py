@@ -102,8 +102,8 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
         log.info("branch %s: sel %s from neighbor statistics (max counts %s)", branch,
                  desc_cfg["sel"], counts.tolist())
         return
-    log.info("branch %s: neighbor statistics: max neighbors per type %s, sel %s", branch,
-             counts.tolist(), sel)
+    log.info("branch %s: neighbor statistics: max neighbors %s %s, sel %s", branch,
+             "in all" if mixed else "per type", counts.tolist(), sel)
     short = [i for i, (c, s) in enumerate(zip(counts, sel, strict=True)) if c > s]
     if short:
         needed = [int(max(c, s)) for c, s in zip(counts, sel, strict=True)]

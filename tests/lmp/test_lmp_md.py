@@ -1,6 +1,6 @@
 """pair_style deepft in MD runs of the lmp executable: 2 MPI ranks = 1 rank, NVE energy
-conservation, and the model deviation file = a direct computation with DeepPot; se_e2_a
-models, and DPA-1 models (mixed-type neighbor list, attention) for the first three.
+conservation, and the model deviation file = a direct computation with DeepPot (se_e2_a and
+DPA-1 models, and an ensemble mixing both).
 """
 
 from __future__ import annotations
@@ -73,21 +73,22 @@ def models(tmp_path_factory):
         "m1": write_random_model(d / "m1.dft", seed=21, **small),
         "m2": write_random_model(d / "m2.dft", seed=22, **small),
         "m3": write_random_model(d / "m3.dft", seed=23, **small),
-        "dpa1_1": write_dpa1_model(d / "dpa1_1.dft", seed=24),
-        "dpa1_2": write_dpa1_model(d / "dpa1_2.dft", seed=25),
+        # DPA-1 in its smooth form (strip + smooth type embedding, 2 attention layers)
+        "d1": write_dpa1_model(d / "d1.dft", seed=24),
+        "d2": write_dpa1_model(d / "d2.dft", seed=25),
     }
 
 
-#: the two models of an ensemble run, per descriptor
-ENSEMBLES = {"se_e2_a": ("m1", "m2"), "dpa1": ("dpa1_1", "dpa1_2")}
+#: the two models of each descriptor the MD tests run (se_e2_a: m1/m2, DPA-1: d1/d2)
+FAMILIES = {"se_e2_a": ("m1", "m2"), "dpa1": ("d1", "d2")}
 
 
-@pytest.mark.parametrize("descriptor", list(ENSEMBLES))
-def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path, descriptor):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path, family):
     """384 atoms over 2 ranks (ghost atoms on both sides of the split), 10 NVE steps with
     model deviation; energies, pressures, forces, per-atom energies and the deviation file
     agree with the 1-rank run."""
-    first, second = ENSEMBLES[descriptor]
+    first, second = FAMILIES[family]
     pair = f"deepft {models[first]} {models[second]} out_freq 5 atomic"
     script = md_script(pair, 10, extra="replicate 2 1 1", dump_every=10)
     out = {}
@@ -103,14 +104,13 @@ def test_two_ranks_equal_one_rank(lmp_env, models, tmp_path, descriptor):
     (t1, f1, (h1, d1)), (t2, f2, (h2, d2)) = out[1], out[2]
     for col in ("PotEng", "TotEng", "Pxx", "Pyy", "Pzz", "Pxy", "Pxz", "Pyz"):
         err = np.max(np.abs(t1[col] - t2[col]) / np.maximum(1.0, np.abs(t1[col])))
-        assert err < 1e-10, f"{descriptor}, 2 ranks: thermo {col} differs by {err:.3e} (relative)"
+        assert err < 1e-10, f"2 ranks: thermo {col} differs by {err:.3e} (relative)"
     assert f1.shape == (384, 9)
     err = np.max(np.abs(f1[:, 2:] - f2[:, 2:]))
-    assert err < 1e-9, \
-        f"{descriptor}, 2 ranks: positions/forces/per-atom energies differ by {err:.3e}"
+    assert err < 1e-9, f"2 ranks: positions/forces/per-atom energies differ by {err:.3e}"
     assert h1 == h2 and d1.shape == d2.shape == (3, 7 + 384)
     np.testing.assert_allclose(d2, d1, rtol=2e-6, atol=TIGHT,
-                               err_msg=f"{descriptor}, 2 ranks: model deviation file differs")
+                               err_msg="2 ranks: model deviation file differs")
 
 
 def nve_energy(lmp_env, model, work, dt_fs, steps):
@@ -124,36 +124,34 @@ def nve_energy(lmp_env, model, work, dt_fs, steps):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["m1", "dpa1_1"])
-def test_nve_energy_drift(lmp_env, models, tmp_path, record_property, model):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_nve_energy_drift(lmp_env, models, tmp_path, record_property, family):
     """1000 NVE steps of 0.5 fs (0.5 ps) of water from 330 K: the total energy is conserved,
     and what it wanders is integration error (2x smaller steps: several times less).
 
-    The random small models (se_e2_a; DPA-1 in its smooth form: strip, smooth type
-    embedding, 2 attention layers) have no short-range repulsion, so `pair_style
-    hybrid/overlay` adds a soft core (1 Å) that keeps atoms from passing through each other;
-    everything else is deepft (forces on ghost atoms, reneighboring every few steps, atoms
-    crossing the box).
+    The random small model has no short-range repulsion, so `pair_style hybrid/overlay`
+    adds a soft core (1 Å) that keeps atoms from passing through each other; everything else
+    is deepft (forces on ghost atoms, reneighboring every few steps, atoms crossing the box).
     """
     natoms = 192
-    t = nve_energy(lmp_env, models[model], tmp_path / "dt0.5", 0.5, 1000)
+    model = models[FAMILIES[family][0]]
+    t = nve_energy(lmp_env, model, tmp_path / "dt0.5", 0.5, 1000)
     etot = t["TotEng"]
     slope = np.polyfit(t["Step"] * 0.5e-3, etot, 1)[0] / natoms  # eV/atom/ps
     max_dev = np.max(np.abs(etot - etot[0])) / natoms  # eV/atom
     pe_range = (t["PotEng"].max() - t["PotEng"].min()) / natoms
-    fine = nve_energy(lmp_env, models[model], tmp_path / "dt0.25", 0.25, 2000)["TotEng"]
+    fine = nve_energy(lmp_env, model, tmp_path / "dt0.25", 0.25, 2000)["TotEng"]
     max_dev_fine = np.max(np.abs(fine - fine[0])) / natoms
     record_property("nve_drift_eV_per_atom_per_ps", slope)
     record_property("nve_max_deviation_eV_per_atom", max_dev)
-    print(f"\n{model}: NVE 1000 x 0.5 fs, 192 atoms: drift {slope:.3e} eV/atom/ps, max |E-E0| "
+    print(f"\n{family}: NVE 1000 x 0.5 fs, 192 atoms: drift {slope:.3e} eV/atom/ps, max |E-E0| "
           f"{max_dev:.3e} eV/atom (2000 x 0.25 fs: {max_dev_fine:.3e}), potential energy "
           f"range {pe_range:.3e} eV/atom")
-    assert pe_range > 1e-2, f"{model}: the potential energy hardly changed: the test is blind"
-    assert max_dev < 1e-3, f"{model}: total energy wanders by {max_dev:.3e} eV/atom"
-    assert abs(slope) < 2e-3, f"{model}: energy drift {slope:.3e} eV/atom/ps"
+    assert pe_range > 1e-2, "the potential energy hardly changed: the test would be blind"
+    assert max_dev < 1e-3, f"total energy wanders by {max_dev:.3e} eV/atom"
+    assert abs(slope) < 2e-3, f"energy drift {slope:.3e} eV/atom/ps"
     assert max_dev_fine < max_dev / 3, \
-        f"{model}: smaller steps did not conserve energy better ({max_dev_fine:.3e} vs " \
-        f"{max_dev:.3e})"
+        f"smaller steps did not conserve energy better ({max_dev_fine:.3e} vs {max_dev:.3e})"
 
 
 def expected_devi(frames, paths, relative=None, relative_v=None):
@@ -218,7 +216,7 @@ def test_model_deviation_first_model_drives(lmp_env, models, tmp_path):
 def test_mixed_ensemble_deviation_matches_deeppot(lmp_env, models, tmp_path):
     """Two DPA-1 models and an se_e2_a one in one ensemble (each formats its own neighbor
     list from LAMMPS's): the deviation file equals DeepPot's at the dumped frames."""
-    paths = [models["dpa1_1"], models["dpa1_2"], models["m1"]]
+    paths = [models["d1"], models["d2"], models["m1"]]
     pair = f"deepft {' '.join(map(str, paths))} out_freq 5 out_file devi.out atomic"
     run_lmp(lmp_env, md_script(pair, 10, dump_every=5), tmp_path)
     _, got = read_devi(tmp_path / "devi.out")

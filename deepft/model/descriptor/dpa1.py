@@ -40,12 +40,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from deepft.model import _ops
 from deepft.model.descriptor.geometry import center_types, displacements, switch_weight
-from deepft.model.descriptor.stats import env_mat_stats
+from deepft.model.descriptor.stats import StatisticsBuffers, env_mat_stats
 from deepft.model.network import EmbeddingNet, Layer, derive_seed, get_dtype
 
 #: shift of the smooth attention logits (DeePMD-kit's ``attnw_shift``)
@@ -75,7 +74,16 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var, mean = torch.var_mean(x, dim=-1, unbiased=False, keepdim=True)
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+        # times the reciprocal rather than a division: the same value to rounding, and the
+        # (double) backward of a broadcast product is far cheaper than a broadcast quotient's
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """``torch.nn.functional.normalize(x, dim=-1)`` (x / max(|x|, 1e-12)) as a product with the
+    reciprocal norm, whose backward stays small (see LayerNorm.forward)."""
+    norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
+    return x * torch.reciprocal(norm)
 
 
 class NeighborAttention(nn.Module):
@@ -96,14 +104,15 @@ class NeighborAttention(nn.Module):
                               seed=derive_seed(seed, 1))
         self.layer_norm = LayerNorm(width, ln_eps, precision, trainable_ln and trainable)
 
-    def forward(self, g: torch.Tensor, mask: torch.Tensor, sw: torch.Tensor,
-                rhat: torch.Tensor) -> torch.Tensor:
-        """g ``rows x nnei x width``; mask/sw ``rows x nnei``; rhat ``rows x nnei x 3``."""
+    def forward(self, g: torch.Tensor, mask: torch.Tensor, pair_sw: torch.Tensor | None,
+                angular: torch.Tensor | None) -> torch.Tensor:
+        """g ``rows x nnei x width``; mask ``rows x nnei``; ``pair_sw`` = w_i w_j (smooth only)
+        and ``angular`` = r̂_i · r̂_j (``attn_dotr`` only), ``rows x nnei x nnei``, shared by
+        all layers."""
         q, k, v = self.in_proj(g).split(self.attn, dim=-1)
         if self.normalize:
-            q, k, v = F.normalize(q, dim=-1), F.normalize(k, dim=-1), F.normalize(v, dim=-1)
+            q, k, v = unit_rows(q), unit_rows(k), unit_rows(v)
         logits = torch.bmm(q * self.scale, k.transpose(1, 2))  # rows x nnei x nnei
-        pair_sw = sw[:, :, None] * sw[:, None, :]
         if self.smooth:
             logits = (logits + ATTN_SHIFT) * pair_sw - ATTN_SHIFT
         else:
@@ -112,11 +121,11 @@ class NeighborAttention(nn.Module):
         if self.smooth:
             weights = weights * pair_sw
         if self.dotr:
-            weights = weights * torch.bmm(rhat, rhat.transpose(1, 2))
+            weights = weights * angular
         return self.layer_norm(g + self.out_proj(torch.bmm(weights, v)))
 
 
-class DescrptDPA1(nn.Module):
+class DescrptDPA1(StatisticsBuffers, nn.Module):
     """DPA-1 descriptor; see the module docstring for the math and tensor names."""
 
     #: one neighbor list over all types (the model builds it with every type mapped to 0)
@@ -250,21 +259,6 @@ class DescrptDPA1(nn.Module):
             davg[:] = 0.0
         return {"davg": davg, "dstd": dstd}
 
-    def set_stats(self, davg, dstd, only_types: Sequence[int] | None = None) -> None:
-        """Copy ``ntypes x 4`` davg/dstd into the buffers (only the rows ``only_types``)."""
-        davg = torch.as_tensor(np.asarray(davg), dtype=self.dtype).reshape(self.ntypes, 4)
-        dstd = torch.as_tensor(np.asarray(dstd), dtype=self.dtype).reshape(self.ntypes, 4)
-        rows = list(range(self.ntypes)) if only_types is None else [int(t) for t in only_types]
-        with torch.no_grad():
-            self.davg[rows] = davg[rows].to(self.davg.device)
-            self.dstd[rows] = dstd[rows].to(self.dstd.device)
-        self.types_without_stats = [t for t in self.types_without_stats if t not in rows]
-
-    def get_stats(self) -> dict[str, np.ndarray]:
-        """Current davg/dstd as float64 numpy ``ntypes x 4`` arrays."""
-        return {"davg": self.davg.detach().cpu().double().numpy().copy(),
-                "dstd": self.dstd.detach().cpu().double().numpy().copy()}
-
     # ---- forward ---------------------------------------------------------------------------
     def type_embedding_table(self) -> torch.Tensor:
         """``(ntypes + 1) x tebd_dim``: τ of every type, then the padding type's zero row."""
@@ -309,9 +303,13 @@ class DescrptDPA1(nn.Module):
             torch.full_like(nlist, pad_type)).reshape(nfl, nnei)
         g = self._pair_embedding(em[:, :, :1], table, nei_type, flat_types, sw)
         if self.attention:
-            rhat = F.normalize(em[:, :, 1:], dim=-1)
+            pair_sw = sw[:, :, None] * sw[:, None, :] if self.smooth else None
+            angular = None
+            if self.attention[0].dotr:
+                rhat = unit_rows(em[:, :, 1:])
+                angular = torch.bmm(rhat, rhat.transpose(1, 2))
             for layer in self.attention:
-                g = layer(g, mask_f, sw, rhat)
+                g = layer(g, mask_f, pair_sw, angular)
         tmat = torch.bmm(em.transpose(1, 2), g) / nnei  # nfl x 4 x M
         desc = torch.bmm(tmat.transpose(1, 2), tmat[:, :, :self.axis_neuron])
         desc = desc.reshape(nf, nloc, self.neuron[-1] * self.axis_neuron)

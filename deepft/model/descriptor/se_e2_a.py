@@ -31,7 +31,7 @@ from torch import nn
 
 from deepft.model import _ops
 from deepft.model.descriptor.geometry import center_types, displacements
-from deepft.model.descriptor.stats import env_mat_stats
+from deepft.model.descriptor.stats import StatisticsBuffers, env_mat_stats
 from deepft.model.network import EmbeddingNet, derive_seed, get_dtype
 
 
@@ -50,7 +50,7 @@ class PairGeometry:
         self.em = self.tmat = self.blocks = self.groups = None
 
 
-class DescrptSeA(nn.Module):
+class DescrptSeA(StatisticsBuffers, nn.Module):
     """se_e2_a descriptor; see the module docstring for the math and tensor names."""
 
     #: neighbor lists are per neighbor type (sel[t] slots of type t)
@@ -144,21 +144,6 @@ class DescrptSeA(nn.Module):
         if self.set_davg_zero:
             davg[:] = 0.0
         return {"davg": davg, "dstd": dstd}
-
-    def set_stats(self, davg, dstd, only_types: Sequence[int] | None = None) -> None:
-        """Copy ``ntypes x 4`` davg/dstd into the buffers (only the rows ``only_types``)."""
-        davg = torch.as_tensor(np.asarray(davg), dtype=self.dtype).reshape(self.ntypes, 4)
-        dstd = torch.as_tensor(np.asarray(dstd), dtype=self.dtype).reshape(self.ntypes, 4)
-        rows = list(range(self.ntypes)) if only_types is None else [int(t) for t in only_types]
-        with torch.no_grad():
-            self.davg[rows] = davg[rows].to(self.davg.device)
-            self.dstd[rows] = dstd[rows].to(self.dstd.device)
-        self.types_without_stats = [t for t in self.types_without_stats if t not in rows]
-
-    def get_stats(self) -> dict[str, np.ndarray]:
-        """Current davg/dstd as float64 numpy ``ntypes x 4`` arrays."""
-        return {"davg": self.davg.detach().cpu().double().numpy().copy(),
-                "dstd": self.dstd.detach().cpu().double().numpy().copy()}
 
     # ---- forward ---------------------------------------------------------------------------
     def forward(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor,

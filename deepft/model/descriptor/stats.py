@@ -88,3 +88,24 @@ def env_mat_stats(samples: Sequence[dict], ntypes: int, sel: Sequence[int], rcut
         davg[t, 0] = mean[0]
         dstd[t] = [std[0], std[1], std[1], std[1]]
     return davg, dstd
+
+
+class StatisticsBuffers:
+    """set_stats/get_stats of a descriptor holding ``davg``/``dstd`` buffers (``ntypes x 4``,
+    dtype ``self.dtype``) and the list ``types_without_stats`` (mixed into nn.Module classes).
+    """
+
+    def set_stats(self, davg, dstd, only_types: Sequence[int] | None = None) -> None:
+        """Copy ``ntypes x 4`` davg/dstd into the buffers (only the rows ``only_types``)."""
+        davg = torch.as_tensor(np.asarray(davg), dtype=self.dtype).reshape(self.ntypes, 4)
+        dstd = torch.as_tensor(np.asarray(dstd), dtype=self.dtype).reshape(self.ntypes, 4)
+        rows = list(range(self.ntypes)) if only_types is None else [int(t) for t in only_types]
+        with torch.no_grad():
+            self.davg[rows] = davg[rows].to(self.davg.device)
+            self.dstd[rows] = dstd[rows].to(self.dstd.device)
+        self.types_without_stats = [t for t in self.types_without_stats if t not in rows]
+
+    def get_stats(self) -> dict[str, np.ndarray]:
+        """Current davg/dstd as float64 numpy ``ntypes x 4`` arrays."""
+        return {"davg": self.davg.detach().cpu().double().numpy().copy(),
+                "dstd": self.dstd.detach().cpu().double().numpy().copy()}
