@@ -180,6 +180,7 @@ def frozen_start(cfg: dict, path: str, branch: str | None):
     from deepft.config.diff import DESCRIPTOR_FREE, FITTING_FREE, section_diffs
     from deepft.io.model_file import read_model_file
     from deepft.io.to_torch import branch_section, frozen_branch_model
+    from deepft.model.build import explicit_descriptor_section
 
     if is_multitask(cfg):
         raise InputError("--init-frz-model initializes a single-task input; this input is "
@@ -201,8 +202,10 @@ def frozen_start(cfg: dict, path: str, branch: str | None):
     theirs, mine = branch_section(frozen, branch), cfg["model"]
     diffs = [] if mine["type_map"] == theirs["type_map"] else [
         f"model/type_map: input {mine['type_map']!r} vs frozen model {theirs['type_map']!r}"]
+    explicit = {"descriptor": explicit_descriptor_section(mine["descriptor"]),
+                "fitting_net": mine["fitting_net"]}  # se_atten_v2 is stored as dpa1
     for part, free in (("descriptor", DESCRIPTOR_FREE), ("fitting_net", FITTING_FREE)):
-        given = {k: v for k, v in mine[part].items() if k in theirs[part]}
+        given = {k: v for k, v in explicit[part].items() if k in theirs[part]}
         diffs += section_diffs(given, theirs[part], free, f"model/{part}", "frozen model")
     sel = mine["descriptor"]["sel"]
     if isinstance(sel, list) and sel != theirs["descriptor"]["sel"]:

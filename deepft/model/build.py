@@ -26,6 +26,15 @@ PRESETS = {"se_atten_v2": {"tebd_input_mode": "strip", "smooth_type_embedding": 
 FITTING_KEYS = ("neuron", "resnet_dt", "activation_function", "precision", "trainable", "seed")
 
 
+def explicit_descriptor_section(desc_cfg: dict) -> dict:
+    """The descriptor section with what its type fixes spelled out: ``se_atten_v2`` becomes
+    ``dpa1`` with its presets (the form a frozen model's header stores)."""
+    kind = desc_cfg.get("type")
+    if kind not in PRESETS:
+        return dict(desc_cfg)
+    return {**desc_cfg, **PRESETS[kind], "type": "dpa1"}
+
+
 def _check_keys(section: dict, known: tuple[str, ...], where: str) -> None:
     extra = sorted(set(section) - set(known) - {"type"})
     if extra:

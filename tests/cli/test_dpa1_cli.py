@@ -49,6 +49,15 @@ def test_deepmd_kit_dpa1_inputs_run_unchanged(tmp_path, data_root, kind):
     assert written["type"] == kind and written["sel"] == [120]
     rows = np.loadtxt(tmp_path / "lcurve.out", ndmin=2)
     assert np.isfinite(rows).all() and rows.shape[0] == 2
+    # the frozen model (type dpa1 in its header, se_atten_v2's presets spelled out) starts
+    # training from the same input
+    run_deepft("freeze", "-c", "model.ckpt.pt", "-o", "m.dft", cwd=tmp_path)
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "input.json").write_text(json.dumps(cfg))
+    out = run_deepft("train", "input.json", "--init-frz-model", str(tmp_path / "m.dft"),
+                     cwd=again).stdout
+    assert "initialized weights and statistics from branch Default" in out
 
 
 def test_show_test_and_change_bias(dpa1_run, data_root):

@@ -29,9 +29,16 @@ struct Register {
   }
 };
 
+/// What a test is looking at right now (a model, a case), added to its failure messages.
+inline std::string& context() {
+  static std::string c;
+  return c;
+}
+
 inline void fail(const char* file, int line, const std::string& what) {
   ++Registry::get().failures;
-  std::fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, what.c_str());
+  const std::string where = context().empty() ? "" : " [" + context() + "]";
+  std::fprintf(stderr, "%s:%d: FAILED%s: %s\n", file, line, where.c_str(), what.c_str());
 }
 
 /// Path from environment variable `name`; a missing variable is a failure (never a skip).
@@ -50,6 +57,7 @@ inline int run_all(int argc, char** argv) {
   for (auto& [name, fn] : Registry::get().tests) {
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
     const int before = Registry::get().failures;
+    context().clear();
     try {
       fn();
     } catch (const std::exception& e) {

@@ -11,16 +11,37 @@ from pathlib import Path
 import pytest
 from cpp_build import build, openblas_dir, run, sanitizer_reports
 from support.model_files import write_model
+from support.models import write_dpa1_model
 
 from deepft.io.model_file import encode_model_file, read_model_file
 
-MIN_TESTS = 21  # TEST cases in tests/cpp/*.cc: a build that silently lost some fails
+MIN_TESTS = 24  # TEST cases in tests/cpp/*.cc: a build that silently lost some fails
 FUZZ_CASES = {"release": 20000, "asan": 5000}
 TIMEOUT_S = {"release": 120, "asan": 300}
 
 
+#: the DPA-1 models of the C++ tests (test_deep_pot.cc, test_dpa1_header.cc): "smooth" (strip,
+#: smooth type embedding, two attention layers, two-sided) and "sharp" (concat, no smoothing,
+#: one layer, one-sided, a type-embedding bias and a temperature); sel 40 holds every neighbor
+DPA1_MODELS = {
+    "DEEPFT_TEST_DPA1_MODEL": {"seed": 4, "rcut": 4.0, "rcut_smth": 0.5, "sel": 40},
+    "DEEPFT_TEST_DPA1_SHARP_MODEL": {
+        "seed": 5, "rcut": 4.0, "rcut_smth": 0.5, "sel": 40, "tebd_input_mode": "concat",
+        "smooth_type_embedding": False, "attn_layer": 1, "type_one_side": True,
+        "use_tebd_bias": True, "temperature": 0.6},
+}
+
+
 @pytest.fixture(scope="module")
-def seed_models(tmp_path_factory) -> list[Path]:
+def dpa1_models(tmp_path_factory) -> dict[str, str]:
+    """Environment variable -> path of each DPA-1 test model."""
+    d = tmp_path_factory.mktemp("cpp_dpa1_models")
+    return {env: str(write_dpa1_model(d / f"{env.lower()}.dft", **kw))
+            for env, kw in DPA1_MODELS.items()}
+
+
+@pytest.fixture(scope="module")
+def seed_models(tmp_path_factory, dpa1_models) -> list[Path]:
     """Small real models of every flavour the core reads, and one of format version 1."""
     d = tmp_path_factory.mktemp("cpp_models")
     models = [
@@ -35,7 +56,8 @@ def seed_models(tmp_path_factory) -> list[Path]:
               if k not in ("tensors", "blob_nbytes", "format_version")}
     v1 = d / "v1.dft"
     v1.write_bytes(encode_model_file(header, src.tensors, version=1))
-    return [*models, v1]
+    dpa1_f32 = write_dpa1_model(d / "dpa1_f32.dft", seed=6, precision="float32", sel=12)
+    return [*models, v1, *map(Path, dpa1_models.values()), dpa1_f32]
 
 
 @pytest.fixture(scope="module", params=["release", "asan"])
@@ -43,10 +65,10 @@ def cpp_build(request) -> tuple[str, Path]:
     return request.param, build(request.param)
 
 
-def test_cpp_unit_tests(cpp_build, seed_models):
+def test_cpp_unit_tests(cpp_build, seed_models, dpa1_models):
     kind, out = cpp_build
-    proc = run(out / "deepft_cpp_tests", [], {"DEEPFT_TEST_MODEL": str(seed_models[0])},
-               TIMEOUT_S[kind])
+    proc = run(out / "deepft_cpp_tests", [],
+               {"DEEPFT_TEST_MODEL": str(seed_models[0]), **dpa1_models}, TIMEOUT_S[kind])
     assert not sanitizer_reports(proc.stderr), proc.stderr[-6000:]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     # the dense-math backend the build found is the one that ran (no silent fallback)

@@ -1,5 +1,6 @@
 """pair_style deepft in MD runs of the lmp executable: 2 MPI ranks = 1 rank, NVE energy
-conservation, and the model deviation file = a direct computation with DeepPot.
+conservation, and the model deviation file = a direct computation with DeepPot (se_e2_a and
+DPA-1 models, and an ensemble mixing both).
 """
 
 from __future__ import annotations
@@ -210,3 +211,17 @@ def test_model_deviation_first_model_drives(lmp_env, models, tmp_path):
     np.testing.assert_allclose(thermo_table(many)["TotEng"], thermo_table(one)["TotEng"],
                                rtol=1e-13)
     assert not (work / "model_devi.out").exists()
+
+
+def test_mixed_ensemble_deviation_matches_deeppot(lmp_env, models, tmp_path):
+    """Two DPA-1 models and an se_e2_a one in one ensemble (each formats its own neighbor
+    list from LAMMPS's): the deviation file equals DeepPot's at the dumped frames."""
+    paths = [models["d1"], models["d2"], models["m1"]]
+    pair = f"deepft {' '.join(map(str, paths))} out_freq 5 out_file devi.out atomic"
+    run_lmp(lmp_env, md_script(pair, 10, dump_every=5), tmp_path)
+    _, got = read_devi(tmp_path / "devi.out")
+    want = expected_devi(read_frames(tmp_path / "traj.dump"), paths)
+    assert got.shape == want.shape == (3, 7 + 192)
+    assert np.all(want[:, 4] > 1e-3), "models agree too well for a meaningful test"
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=TIGHT,
+                               err_msg="DPA-1 + se_e2_a model deviation differs from DeepPot")

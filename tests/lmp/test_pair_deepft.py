@@ -72,11 +72,12 @@ def test_single_point_matches_deeppot(lmp_env, models, case, model):
     assert abs(sp.atom_energy.sum() - sp.energy) < 1e-8
 
 
-def test_null_type_excludes_atoms(lmp_env, models):
+@pytest.mark.parametrize("model", ["m1", "dpa1"])
+def test_null_type_excludes_atoms(lmp_env, models, model):
     """pair_coeff * * O NULL: H atoms neither have nor are neighbors (= O-only system)."""
-    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models["m1"]), elements="O NULL")
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(models[model]), elements="O NULL")
     oxygen = sp.types == 1
-    dp = DeepPot(models["m1"])
+    dp = DeepPot(models[model])
     e, f, v = dp.eval(sp.coord[oxygen][None], sp.box[None], np.zeros(oxygen.sum(), dtype=int))
     assert abs(sp.energy - e[0]) <= STRICT * abs(e[0])
     assert_close("O forces", "O NULL", sp.force[oxygen], f[0])

@@ -1,4 +1,5 @@
-"""ASE calculator deepft.calculator.DeepFT: forces and stress are derivatives of the energy."""
+"""ASE calculator deepft.calculator.DeepFT: forces and stress are derivatives of the energy
+(se_e2_a and DPA-1 models)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
 from support.model_files import water_box, write_model
+from support.models import write_dpa1_model
 from support.tolerances import TIGHT
 
 from deepft.calculator import DeepFT
@@ -14,9 +16,12 @@ from deepft.errors import InputError
 from deepft.infer import DeepPot
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return write_model(tmp_path_factory.mktemp("m") / "model.dft")
+@pytest.fixture(scope="module", params=["se_e2_a", "dpa1"])
+def model(tmp_path_factory, request):
+    path = tmp_path_factory.mktemp("m") / "model.dft"
+    if request.param == "dpa1":
+        return write_dpa1_model(path, seed=3)
+    return write_model(path)
 
 
 @pytest.fixture()

@@ -1,5 +1,6 @@
 """deepft.infer.DeepPot over the C++ core: API, batching, input errors, model-file errors,
-invariances, kernel variants, the LAMMPS-style neighbor-list entry."""
+invariances, kernel variants, the LAMMPS-style neighbor-list entry; the tests taking `model`
+run on an se_e2_a and on a DPA-1 model."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 from support.model_files import water_box, write_model
+from support.models import write_dpa1_model
 from support.tolerances import STRICT, TIGHT
 
 from deepft import _core
@@ -18,9 +20,12 @@ from deepft.errors import InputError, ModelFileError
 from deepft.infer import DeepPot
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return write_model(tmp_path_factory.mktemp("m") / "model.dft")
+@pytest.fixture(scope="module", params=["se_e2_a", "dpa1"])
+def model(tmp_path_factory, request):
+    path = tmp_path_factory.mktemp("m") / "model.dft"
+    if request.param == "dpa1":
+        return write_dpa1_model(path, seed=2, rcut=4.0, rcut_smth=0.5, sel=60)
+    return write_model(path)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,8 @@ def frames():
 def test_properties(model):
     dp = DeepPot(model)
     assert dp.type_map == ["O", "H"] and dp.ntypes == 2
-    assert dp.rcut == 4.0 and dp.sel == [24, 48]
+    assert dp.rcut == 4.0
+    assert dp.sel == ([60] if dp.descriptor_type == "dpa1" else [24, 48])
     assert dp.branch == "Default" and dp.branches == ["Default"]
     assert dp.precision == "float64"
     assert "OpenBLAS" in _core.infer.blas_backend() or "plain loops" in _core.infer.blas_backend()
@@ -305,10 +311,12 @@ def test_no_atoms(model):
 
 def test_sel_overflow_is_reported(tmp_path):
     """More neighbors than sel: the nearest are kept (as in DeePMD-kit) and max_neighbors says
-    how many there were."""
-    path = write_model(tmp_path / "small_sel.dft", sel=(2, 3))
+    how many there were (per type; for DPA-1 one count over all types)."""
     coord, cell, types = water_box()
-    out = DeepPot(path)._pot.compute(coord[None], types.astype(np.int32), cell.reshape(1, 9),
-                                     False)
-    assert (out["max_neighbors"] > [2, 3]).all()
-    assert np.isfinite(out["energy"]).all()
+    for path, sel in ((write_model(tmp_path / "small_sel.dft", sel=(2, 3)), [2, 3]),
+                      (write_dpa1_model(tmp_path / "small_sel_dpa1.dft", sel=4), [4])):
+        out = DeepPot(path)._pot.compute(coord[None], types.astype(np.int32),
+                                         cell.reshape(1, 9), False)
+        assert out["max_neighbors"].shape == (len(sel),)
+        assert (out["max_neighbors"] > sel).all(), path
+        assert np.isfinite(out["energy"]).all()
