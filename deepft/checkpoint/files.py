@@ -18,6 +18,7 @@ a restart reads.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from pathlib import Path
@@ -26,6 +27,9 @@ from deepft import __version__
 from deepft._atomic import atomic_write
 from deepft.errors import ModelFileError
 from deepft.io.model_file import is_model_file
+from deepft.io.torch_file import load_weights_only
+
+log = logging.getLogger("deepft.checkpoint")
 
 FORMAT = "deepft-checkpoint"
 FORMAT_VERSION = 1
@@ -33,13 +37,9 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(state: dict, prefix: str, step: int, max_keep: int) -> Path:
     """Write ``{prefix}-{step}.pt`` and repoint ``{prefix}.pt`` at it; keep ``max_keep`` files."""
-    import torch
-
-    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
-             **state}
     target = Path(f"{prefix}-{step}.pt")
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, lambda fh: torch.save(state, fh))
+    write_checkpoint(state, target)
     latest = Path(f"{prefix}.pt")
     tmp_link = latest.with_name(f".{latest.name}.lnk")
     if tmp_link.is_symlink() or tmp_link.exists():
@@ -49,6 +49,35 @@ def save_checkpoint(state: dict, prefix: str, step: int, max_keep: int) -> Path:
     for old in list_checkpoints(prefix)[:-max_keep] if max_keep > 0 else []:
         old.unlink(missing_ok=True)
     return target
+
+
+def converted_deepmd_checkpoint(model, *, on_the_fly: bool = True) -> dict:
+    """A validated deepft checkpoint holding DeePMD-kit ``model`` (deepft.convert.DeepmdModel);
+    ``on_the_fly``: say in the log that a command is using it in place of a deepft file."""
+    from deepft.convert.deepmd import deepft_checkpoint
+
+    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
+             **deepft_checkpoint(model)}
+    check_fields(state, model.path)
+    if on_the_fly:
+        log.info("%s is a DeePMD-kit %s: converted on the fly to deepft's model (same "
+                 "weights; `deepft convert-from deepmd` writes the converted file)", model.path,
+                 model.kind)
+    else:
+        log.info("read DeePMD-kit %s %s (step %d)", model.kind, model.path, model.step)
+    return state
+
+
+def write_checkpoint(state: dict, path: str | os.PathLike) -> Path:
+    """Write checkpoint fields ``state`` (config, model, step, ...) to ``path`` atomically."""
+    import torch
+
+    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
+             **{k: v for k, v in state.items() if k not in ("format", "format_version",
+                                                           "deepft_version")}}
+    path = Path(path)
+    atomic_write(path, lambda fh: torch.save(state, fh))
+    return path
 
 
 def list_checkpoints(prefix: str) -> list[Path]:
@@ -87,12 +116,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """Load and validate a checkpoint; ModelFileError names the file and what is wrong.
 
     Loading never executes code from the file (``weights_only=True``); a file that needs it
-    (a pickled object other than tensors and plain values) is refused as unsafe.
+    (a pickled object other than tensors and plain values) is refused as unsafe. A DeePMD-kit 3
+    PyTorch checkpoint or frozen ``model.pth`` is converted on the fly (deepft.convert; said in
+    the log): the result is a checkpoint without optimizer state, so every command but
+    ``--restart`` takes it.
     """
-    import pickle
-
-    import torch
-
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"checkpoint {path} does not exist",
@@ -103,25 +131,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if is_model_file(path):
         raise ModelFileError(f"{path} is a frozen model (model.dft), not a training checkpoint",
                              hint="pass the checkpoint (.pt) the model was frozen from")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        unsafe = "GLOBAL" in str(err)  # the file names a Python callable to import and run
-        raise ModelFileError(
-            f"checkpoint {path} " + ("holds objects other than tensors and plain values, which "
-                                     "could run code when loaded; refused" if unsafe else
-                                     f"is not a readable torch file ({first})"),
-            hint="deepft checkpoints hold tensors and plain values only; only load files "
-                 "you trust with other tools" if unsafe
-            else "the file is truncated or not a deepft checkpoint") from None
-    except Exception as err:  # noqa: BLE001 - a hostile file may fail the unpickler anywhere
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"checkpoint {path} is not a readable torch file ({first})",
-                             hint="the file is truncated or not a deepft checkpoint") from None
+    from deepft.convert.deepmd import from_checkpoint_state, is_deepmd_checkpoint, read_deepmd
+    from deepft.convert.torchscript import is_torchscript_archive
+
+    if is_torchscript_archive(path):  # a DeePMD-kit frozen model.pth
+        return converted_deepmd_checkpoint(read_deepmd(path))
+    state = load_weights_only(path, "checkpoint", "a deepft checkpoint")
+    if is_deepmd_checkpoint(state):
+        return converted_deepmd_checkpoint(from_checkpoint_state(state, path))
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a deepft checkpoint",
-                             hint="DeePMD-kit .pt files and frozen models cannot be used here")
+                             hint="give a model.ckpt-STEP.pt written by deepft train (or a "
+                                  "DeePMD-kit 3 PyTorch checkpoint or model.pth)")
     version = state.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFileError(f"checkpoint {path} has format version {version!r}; this deepft "

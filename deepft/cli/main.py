@@ -25,6 +25,7 @@ COMMANDS = {
     "change-bias": "change_bias",
     "model-devi": "model_devi",
     "neighbor-stat": "neighbor_stat",
+    "convert-from": "convert",
     "doc-train-input": "doc",
 }
 

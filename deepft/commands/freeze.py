@@ -23,22 +23,30 @@ def freeze(checkpoint: str | os.PathLike, output: str | os.PathLike = "model.dft
 
     ``model_branch``: freeze only this branch of a multitask checkpoint (default: all branches).
     """
-    from deepft.checkpoint import frozen_ready_model, load_checkpoint
+    from deepft.checkpoint import load_checkpoint
+
+    output = check_output_file(output, "-o")
+    return freeze_checkpoint(load_checkpoint(checkpoint), checkpoint, output,
+                             model_branch=model_branch)
+
+
+def freeze_checkpoint(ckpt: dict, source: str | os.PathLike, output: Path, *,
+                      model_branch: str | None = None) -> Path:
+    """Write loaded checkpoint ``ckpt`` (read from ``source``) to ``output`` (model.dft)."""
+    from deepft.checkpoint import frozen_ready_model
     from deepft.io.export import model_to_file_contents
     from deepft.io.model_file import write_model_file
     from deepft.model.structure import branch_models
 
-    output = check_output_file(output, "-o")
-    ckpt = load_checkpoint(checkpoint)
-    model = frozen_ready_model(ckpt, checkpoint)
+    model = frozen_ready_model(ckpt, source)
     branches = branch_models(model)
     if model_branch is not None:
         if model_branch not in branches:
-            raise InputError(f"--model-branch {model_branch!r} is not a branch of {checkpoint}; "
+            raise InputError(f"--model-branch {model_branch!r} is not a branch of {source}; "
                              f"its branches are {list(branches)}",
                              hint="pass one of the listed branch names (or none for all)")
         branches = {model_branch: branches[model_branch]}
     header, tensors = model_to_file_contents(model, branches, ckpt["config"])
     path = write_model_file(output, header, tensors)
-    log.info("froze %s (branches %s) into %s", checkpoint, list(branches), path)
+    log.info("froze %s (branches %s) into %s", source, list(branches), path)
     return path

@@ -12,12 +12,9 @@ def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
     """All cross-field checks of a normalized config; fixes up ``stage_splits`` in place."""
     numb_steps = cfg["training"]["numb_steps"]
     training = cfg["training"]
+    check_models(cfg["model"], chk, multi_task)
     if multi_task:
-        model = cfg["model"]
-        branches = list(model["model_dict"])
-        for b in branches:
-            check_model(model["model_dict"][b], chk, ("model", "model_dict", b))
-        check_links(model, chk)
+        branches = list(cfg["model"]["model_dict"])
         check_branch_map(cfg["loss_dict"], branches, chk, ("loss_dict",), "loss")
         check_branch_map(training["data_dict"], branches, chk, ("training", "data_dict"),
                          "data section (training_data, ...)")
@@ -28,13 +25,22 @@ def check_all(cfg: dict, chk: Checker, multi_task: bool) -> None:
             check_data(data, chk, ("training", "data_dict", b))
         check_model_prob(training["model_prob"], branches, chk)
     else:
-        check_model(cfg["model"], chk, ("model",))
         check_stages(cfg["loss"], numb_steps, chk, ("loss",))
         check_loss_terms(cfg["loss"], chk, ("loss",))
         check_data(training, chk, ("training",))
     if numb_steps > 0 and training["warmup_steps"] >= numb_steps:
         raise chk.fail(f"training/warmup_steps ({training['warmup_steps']}) must be smaller "
                        f"than training/numb_steps ({numb_steps})", hint="shorten the warmup")
+
+
+def check_models(model: dict, chk: Checker, multi_task: bool) -> None:
+    """Cross-field checks of the ``model`` section (every branch's, and the shared links)."""
+    if not multi_task:
+        check_model(model, chk, ("model",))
+        return
+    for b, section in model["model_dict"].items():
+        check_model(section, chk, ("model", "model_dict", b))
+    check_links(model, chk)
 
 
 #: descriptors with one neighbor list for all types (sel is one number)

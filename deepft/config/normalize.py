@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from dargs import Argument
 from dargs.dargs import ArgumentError
 
 from deepft.config import schema
 from deepft.config.branches import is_multitask, model_sections, section_path
 from deepft.config.check import Checker, Path
-from deepft.config.crosscheck import check_all
+from deepft.config.crosscheck import check_all, check_models
 from deepft.config.multitask import resolve_shared
 from deepft.errors import InputError
 
@@ -43,14 +44,8 @@ def normalize(raw: dict, source: str = "input.json") -> dict:
         raise InputError(f"{source}: the input must be a JSON object, got {type(raw).__name__}",
                          hint="start the file with { and give model, learning_rate, loss and "
                               "training")
-    cfg = strip_comments(deepcopy(raw))
+    cfg, chk = _resolved(raw, source)
     multi = is_multitask(cfg)
-    origins: dict[Path, Path] = {}
-    chk = Checker(source, lambda path: remap(path, origins))
-    if multi:
-        resolved = resolve_shared(cfg["model"], chk)
-        cfg["model"] = resolved.model
-        origins.update(resolved.origins)
     root = schema.root(multi)
     out = chk.dict(root, cfg, ())
     check_all(out, chk, multi)
@@ -61,6 +56,30 @@ def normalize(raw: dict, source: str = "input.json") -> dict:
         raise InputError(f"{source}: {err.path or 'input'}: {err.message}",
                          hint="run `deepft doc-train-input` for every key") from None
     return out
+
+
+def normalize_model(model: dict, source: str) -> dict:
+    """Checked copy of a model section on its own (single-task or multitask, ``shared_dict``
+    references resolved), defaults filled: what :func:`normalize` returns as ``cfg["model"]``.
+    For a model that comes without a training input (converted from another tool's file)."""
+    cfg, chk = _resolved({"model": model}, source)
+    multi = is_multitask(cfg)
+    out = chk.dict(Argument("input", dict, [schema.model_argument(multi)]), cfg, ())
+    check_models(out["model"], chk, multi)
+    return out["model"]
+
+
+def _resolved(raw: dict, source: str) -> tuple[dict, Checker]:
+    """``raw`` without comments and with ``shared_dict`` references resolved, and the Checker
+    whose messages name the shared_dict path of a resolved component."""
+    cfg = strip_comments(deepcopy(raw))
+    origins: dict[Path, Path] = {}
+    chk = Checker(source, lambda path: remap(path, origins))
+    if is_multitask(cfg):
+        resolved = resolve_shared(cfg["model"], chk)
+        cfg["model"] = resolved.model
+        origins.update(resolved.origins)
+    return cfg, chk
 
 
 def remap(path: Path, origins: dict[Path, Path]) -> tuple[Path, str | None]:

@@ -15,8 +15,13 @@ from deepft.config.training import training_arg
 def gen_args(multi_task: bool = False) -> list[Argument]:
     """Top-level arguments of a single-task or a multitask input."""
     if multi_task:
-        return [multitask_model_arg(), learning_rate_arg(), loss_dict_arg(), training_arg(True)]
-    return [model_arg(), learning_rate_arg(), loss_arg(), training_arg(False)]
+        return [model_argument(True), learning_rate_arg(), loss_dict_arg(), training_arg(True)]
+    return [model_argument(False), learning_rate_arg(), loss_arg(), training_arg(False)]
+
+
+def model_argument(multi_task: bool) -> Argument:
+    """The ``model`` section of a single-task or a multitask input."""
+    return multitask_model_arg() if multi_task else model_arg()
 
 
 @lru_cache(maxsize=2)

