@@ -193,6 +193,10 @@ def deepft_checkpoint(model: DeepmdModel) -> dict:
         for name, value in branch_state(branch_section, model.tensors[branch],
                                         f"{where}, branch {branch}").items():
             state[prefix + name] = value
+    if any(re.search(r"\.compress_data\.\d+$", k) and v.numel()
+           for tensors in model.tensors.values() for k, v in tensors.items()):
+        log.info("%s is a compressed DeePMD-kit model: its embedding nets are converted, its "
+                 "tables are not (deepft's model is the uncompressed network)", model.path)
     target = build_from_config(config).state_dict()
     missing = sorted(set(target) - set(state))
     if missing:

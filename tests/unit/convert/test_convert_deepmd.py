@@ -208,3 +208,18 @@ def test_written_checkpoint_loads_as_deepft_checkpoint(tmp_path):
     assert "converted_from" in state and "optimizer" not in state
     buf = io.BytesIO(out.read_bytes())
     assert torch.load(buf, weights_only=True)["step"] == 8
+
+
+def test_compressed_model_converts_to_its_networks(tmp_path, caplog):
+    """`dp compress` adds tables (compress_info/compress_data) next to the unchanged nets."""
+    state = torch.load(CASES[0].checkpoint, weights_only=True)
+    prefix = "model.Default.atomic_model.descriptor.sea."
+    for t in range(2):
+        state["model"][f"{prefix}compress_info.{t}"] = torch.arange(6.0)
+        state["model"][f"{prefix}compress_data.{t}"] = torch.ones(40, 72)
+    torch.save(state, tmp_path / "compressed.pt")
+    with caplog.at_level("INFO", logger="deepft.convert"):
+        converted = deepft_checkpoint(read_deepmd(tmp_path / "compressed.pt"))
+    assert "compressed DeePMD-kit model" in caplog.text
+    plain = deepft_checkpoint(read_deepmd(CASES[0].checkpoint))
+    assert all(torch.equal(plain["model"][k], v) for k, v in converted["model"].items())
