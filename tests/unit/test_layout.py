@@ -19,7 +19,7 @@ LAYERS = [
     {"errors", "branches", "_atomic", "__init__", "_core", "_missing_core", "progress"},
     {"config", "ops"},
     {"data", "model", "io"},
-    {"checkpoint", "infer", "calculator", "lmp"},
+    {"checkpoint", "infer", "calculator", "lmp", "compress"},
     {"train"},
     {"finetune"},
     {"commands"},
