@@ -128,9 +128,13 @@ void SeAEvaluator<T>::init_padding() {
     T rpad[4];
     for (int c = 0; c < 4; ++c) rpad[c] = -davg_[ti * 4 + c] / dstd_[ti * 4 + c];
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
-      const Mlp<T>& net = embeddings_[net_index(ti, tj)];
-      saved.resize(net.saved_width());
-      net.forward(&rpad[0], 1, g0.data(), saved.data(), ws);
+      if (table_) {  // a compressed branch evaluates its table for every slot
+        table_->value(net_index(ti, tj), rpad[0], g0.data());
+      } else {
+        const Mlp<T>& net = embeddings_[net_index(ti, tj)];
+        saved.resize(net.saved_width());
+        net.forward(&rpad[0], 1, g0.data(), saved.data(), ws);
+      }
       T* out = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
       for (int c = 0; c < 4; ++c) {
         for (int64_t k = 0; k < m_; ++k) out[c * m_ + k] = rpad[c] * g0[k];

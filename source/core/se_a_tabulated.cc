@@ -170,6 +170,16 @@ typename TabulatedEmbedding<T>::Where TabulatedEmbedding<T>::locate(const Net& n
 }
 
 template <typename T>
+void TabulatedEmbedding<T>::value(int64_t net, T x, T* g) const {
+  const Where w = locate(nets_[net], x);
+  for (int64_t j = 0; j < m_; ++j) {
+    T v = w.c[5 * m_ + j];
+    for (int p = 4; p >= 0; --p) v = v * w.t + w.c[p * m_ + j];
+    g[j] = v;
+  }
+}
+
+template <typename T>
 void TabulatedEmbedding<T>::accumulate(int64_t net, int64_t n, const T* em, const uint8_t* mask,
                                        T scale, T* t, TableCounts& counts) const {
   const Net& tab = nets_[net];

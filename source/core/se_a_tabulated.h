@@ -41,6 +41,9 @@ class TabulatedEmbedding {
   void backward(int64_t net, int64_t n, const T* em, const uint8_t* mask, const T* gt,
                 T* g_em) const;
 
+  /// g [m] = G(x) of net `net` (the constant term of empty slots).
+  void value(int64_t net, T x, T* g) const;
+
   int64_t check_frequency() const noexcept { return check_frequency_; }
 
  private:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from support.frames import load_frames
 from support.models import ELEMENTS, build_energy_model, freeze_to, model_section
-from support.tolerances import COMPRESSED, FINITE_DIFF, FLOAT32_KERNEL, FD_STEP
+from support.tolerances import COMPRESSED, FD_STEP, FINITE_DIFF, FLOAT32_KERNEL, STRICT
 
 from deepft.commands.compress import compress
 from deepft.infer import DeepPot
@@ -117,3 +117,75 @@ def test_close_pair_is_counted_and_forces_stay_gradients(tmp_path, water, water_
         fd = -(pot.eval(plus, box, atype)[0][0] - pot.eval(minus, box, atype)[0][0]) / (2 * h)
         assert abs(fd - force[j] @ u) < 1e3 * FINITE_DIFF[torch.float64] * max(1, abs(fd)), \
             f"{dist} Å: FD {fd} vs force {force[j] @ u}"
+
+
+def test_ase_calculator_takes_compressed_file(tmp_path, water, water_dir):
+    ase = pytest.importorskip("ase")
+    from deepft.calculator import DeepFT
+
+    path = frozen(tmp_path, water, True)
+    small = compressed(path, water_dir)
+    coord, box, atype = water
+    atoms = ase.Atoms([ELEMENTS[t] for t in atype], positions=coord[0],
+                      cell=box[0].reshape(3, 3), pbc=True)
+    atoms.calc = DeepFT(small)
+    e, f, _ = DeepPot(path).eval(coord[:1], box[:1], atype)
+    assert abs(atoms.get_potential_energy() - e[0]) <= COMPRESSED * len(atype)
+    assert np.abs(atoms.get_forces() - f[0]).max() <= COMPRESSED
+
+
+class TableNet(torch.nn.Module):
+    """Torch oracle of one tabulated net (deepft.compress.table's layout): G and dG/dŝ."""
+
+    def __init__(self, coef: np.ndarray, grid):
+        super().__init__()
+        self.grid, self.starts = grid, grid.starts()
+        self.coef = torch.as_tensor(np.asarray(coef))
+
+    def forward_tangent(self, x, fused=True):
+        xd = x[..., 0].detach().numpy()
+        q = np.clip(np.searchsorted(self.starts, xd, side="right") - 1, 0, len(self.starts) - 1)
+        inside = torch.as_tensor((xd >= self.grid.lower) & (xd < self.grid.xmax))
+        t = x[..., 0] - torch.as_tensor(self.starts[q])
+        end = torch.as_tensor(np.where(xd < self.grid.lower, 0.0, self.grid.widths()[q]))
+        t = torch.where(inside, t, end)[..., None]
+        c = self.coef[torch.as_tensor(q)]  # ... x 6 x M
+        val, der = c[..., 5, :], 5 * c[..., 5, :]
+        for p in range(4, -1, -1):
+            val = val * t + c[..., p, :]
+            if p:
+                der = der * t + p * c[..., p, :]
+        return val, torch.where(inside[..., None], der, torch.zeros_like(der))
+
+    def forward(self, x):
+        return self.forward_tangent(x)[0]
+
+
+@pytest.mark.parametrize("type_one_side", [True, False])
+def test_core_equals_torch_oracle_of_the_table(tmp_path, water, water_dir, type_one_side):
+    """A coarse table (step 1: far from the nets, ~1e-4 eV/Å) evaluated by the C++ core
+    equals the torch model whose embedding nets are replaced by the same table."""
+    from support.models import torch_predict
+
+    from deepft.compress.table import Grid
+    from deepft.io.model_file import read_model_file
+
+    coord, box, atype = water
+    model = build_energy_model(model_section(type_one_side),
+                               [{"coord": coord, "box": box, "atype": atype}], seed=3)
+    path = freeze_to(model, tmp_path / "m.dft")
+    small = compressed(path, water_dir, step=1.0)
+    z = read_model_file(small)
+    entry = z.branch()["compression"]
+    model.descriptor.embeddings = torch.nn.ModuleList([
+        TableNet(z.tensors[f"{entry['table_prefix']}table.{k}"],
+                 Grid(e["lower"], entry["step"], e["n_fine"], e["n_coarse"]))
+        for k, e in enumerate(entry["nets"])])
+    want = torch_predict(model, coord, box, atype)
+    got = DeepPot(small).eval(coord, box, atype)
+    plain = DeepPot(path).eval(coord, box, atype)
+    case = f"type_one_side={type_one_side}"
+    assert np.abs(plain[1] - want["force"]).max() > 100 * STRICT, f"{case}: table too fine"
+    assert np.abs(got[0] - want["energy"]).max() <= STRICT * len(atype), case
+    assert np.abs(got[1] - want["force"]).max() <= STRICT, case
+    assert np.abs(got[2] - want["virial"]).max() <= STRICT * len(atype), case
