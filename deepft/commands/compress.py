@@ -3,9 +3,10 @@
 Mirrors ``dp compress`` (same option names and defaults): every se_e2_a embedding net is
 tabulated over the normalized input range of the training data (fine grid of ``step`` up to the
 shortest neighbor distance seen in training, coarse grid of ``10 * step`` up to ``extrapolate``
-times that bound; deepft.compress.table). The shortest neighbor distance comes from an earlier
-compression of the same file, from the training input (``-t input.json``: its training systems)
-or from the systems given with ``-s``, in that order of preference for what is given.
+times that bound; deepft.compress.table). The shortest neighbor distance is computed over the
+training systems of ``-t input.json`` and the systems of ``--system`` when either is given
+(neighbor statistics, as ``dp compress -t`` does); otherwise the value recorded by an earlier
+compression of the same file is used, and a file that records none is an error asking for them.
 """
 
 from __future__ import annotations

@@ -205,10 +205,13 @@ def same_weights(models, dp_python: str) -> None:
             "b=np.load(glob.glob(d+'/set.*/box.npy')[0])[:1]\n"
             "t=np.loadtxt(d+'/type.raw',dtype=int)\n"
             f"m=json.loads('{json.dumps(models)}')\n"
-            "r={k:(D(p) if p.endswith('.pth') else DeepPot(p)).eval(c,b,t)[:2] for k,p in m.items()}\n"
+            "r={k: (D(p) if p.endswith('.pth') else DeepPot(p)).eval(c, b, t)[:2]\n"
+            "   for k, p in m.items()}\n"
             "e0,f0=r['deepmd']\n"
-            "for k,(e,f) in r.items(): print(f'  {k:18} E {float(np.ravel(e)[0]):.9f} eV, "
-            "max |F - F(deepmd)| {float(np.abs(np.reshape(f,(-1,3))-np.reshape(f0,(-1,3))).max()):.2e}')\n")
+            "for k, (e, f) in r.items():\n"
+            "    df = np.abs(np.reshape(f, (-1, 3)) - np.reshape(f0, (-1, 3))).max()\n"
+            "    print(f'  {k:18} E {float(np.ravel(e)[0]):.9f} eV, max |F - F(deepmd)| "
+            "{float(df):.2e}')\n")
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO))
     proc = subprocess.run([dp_python, "-c", code], env=env, capture_output=True, text=True)
     print("same weights (192 atoms):")

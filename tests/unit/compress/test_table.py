@@ -50,7 +50,7 @@ def test_table_error_shrinks_as_step_shrinks():
         grid = make_grid(-1.0, 3.0, step, 2.0)
         val, der = evaluate(tabulate(smooth, grid), grid, x)
         errors.append((np.abs(val - want).max(), np.abs(der - dwant).max()))
-    for (v0, d0), (v1, d1) in zip(errors, errors[1:]):
+    for (v0, d0), (v1, d1) in zip(errors[:-1], errors[1:], strict=True):
         assert v1 < v0 / 16 and d1 < d0 / 8, f"error does not shrink with the step: {errors}"
     assert errors[-1][0] < 1e-10, errors
 
