@@ -74,3 +74,37 @@ def test_bad_compression_field_is_named(tmp_path, compressed, case):
     with pytest.raises(ModelFileError, match=field.replace(".", r"\.")) as err:
         load_edited(tmp_path, compressed, edit)
     assert str(tmp_path / "edited.dft") in str(err.value), f"{case}: {err.value}"
+
+
+def test_multitask_descriptor_tabulated_once(tmp_path, water_dir):
+    """Two branches sharing one descriptor: one set of tables, both branches point at it, and
+    each branch's compressed evaluation equals its uncompressed one."""
+    from support.frames import load_frames
+
+    plain = write_random_model(tmp_path / "multi.dft", branches=("water", "other"))
+    header, tensors = compress_frozen(read_model_file(plain), min_nbor_dist=0.9, step=0.01,
+                                      extrapolate=5.0, check_frequency=-1)
+    prefixes = {br["compression"]["table_prefix"] for br in header["branches"].values()}
+    assert prefixes == {"compressed.shared.descriptor."}, prefixes
+    assert sorted(k for k in tensors if k.startswith("compressed.")) == \
+        [f"compressed.shared.descriptor.table.{k}" for k in range(2)]
+    small = write_model_file(tmp_path / "c.dft", header, tensors)
+    frames = load_frames(water_dir / "data_0", 1, ["O", "H"])
+    for branch in ("water", "other"):
+        want = DeepPot(plain, branch=branch).eval(*frames)
+        got = DeepPot(small, branch=branch).eval(*frames)
+        assert np.abs(got[1] - want[1]).max() < 1e-6, branch
+
+
+def test_compressed_dpa1_branch_is_refused(tmp_path, compressed):
+    """A crafted file whose DPA-1 branch claims a table: the reader names the field."""
+    from support.models import write_dpa1_model
+
+    dpa1 = read_model_file(write_dpa1_model(tmp_path / "d.dft"))
+    header = {k: v for k, v in dpa1.header.items()
+              if k not in ("tensors", "blob_nbytes", "format_version")}
+    header["branches"]["Default"]["compression"] = \
+        compressed[0]["branches"]["Default"]["compression"]
+    path = write_model_file(tmp_path / "edited.dft", header, dict(dpa1.tensors))
+    with pytest.raises(ModelFileError, match="compression.*only se_e2_a"):
+        DeepPot(path)
