@@ -83,7 +83,8 @@ class DeepPot:
 
     def table_counts(self) -> dict[str, int]:
         """A compressed model's neighbor inputs since loading: ``neighbors`` evaluated,
-        ``beyond_data`` (closer than the training data's shortest pair distance) and
+        ``beyond_data`` (above the training range: closer than the training data's shortest pair
+        distance, up to the table's rounding) and
         ``beyond_table`` (beyond the table's end, where the embedding is held constant)."""
         n, data, table = self._pot.table_counts()
         return {"neighbors": int(n), "beyond_data": int(data), "beyond_table": int(table)}

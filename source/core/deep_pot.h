@@ -50,7 +50,8 @@ struct DeepPotOutput {
 /// every compute() since load (DeePMD-kit's check of the tabulated range).
 struct TableCounts {
   int64_t neighbors = 0;     ///< tabulated neighbor inputs evaluated
-  int64_t beyond_data = 0;   ///< closer than the training data's shortest pair distance
+  int64_t beyond_data = 0;   ///< above the fine table: the training range (closer than the
+                             ///< training data's shortest pair distance), rounded up
   int64_t beyond_table = 0;  ///< beyond the table's end: the embedding held at its end value
 };
 

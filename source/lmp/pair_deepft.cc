@@ -462,8 +462,9 @@ void PairDeepFT::report_table_counts(const std::string& what, bool since_last) {
     if (since_last) table_reported_[k] = now;
     if (comm->me == 0) {
       utils::logmesg(lmp, fmt::format(
-          "deepft: {} (model {}): {} of {} tabulated neighbor inputs closer than the training "
-          "data's shortest pair distance, {} beyond the table (embedding held constant)\n",
+          "deepft: {} (model {}): {} of {} tabulated neighbor inputs above the training range "
+          "(pairs closer than its shortest distance, to the table's rounding), {} beyond the "
+          "table (embedding held constant)\n",
           what, model_paths_[k], tot[1], tot[0], tot[2]));
     }
   }

@@ -21,9 +21,9 @@ printed first (same weights: they agree to ~1e-11 eV).
 2. LAMMPS NVE (bench_lammps.py's input: 0.5 fs, from 330 K) at 192, 1,536 and 12,288 atoms:
    ``pair_style deepft`` compressed, ``pair_style deepmd`` compressed and ``pair_style deepft``
    uncompressed; µs/atom/step from LAMMPS' Loop time of the timed run after a warm-up run, and
-   the peak RSS of the process (MB, and KB per atom). Steps per size: --lmp-steps (default
-   200 / 40 / 8 timed after 20 / 5 / 2 warm-up: DeePMD-kit takes ~1.5 ms/atom/step, 200 steps
-   of 12,288 atoms would take an hour).
+   the peak RSS of the LAMMPS process (GNU time; MB, and KB per atom). Steps per size: 200 / 40
+   / 8 timed after 20 / 5 / 2 warm-up (DeePMD-kit takes ~1.5 ms/atom/step: 200 steps of 12,288
+   atoms would take an hour); --lmp-steps W T uses W and T at every size.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DATA = REPO / "examples" / "data" / "water" / "data_3"
 LMP_STEPS = {192: (20, 200), 1536: (5, 40), 12288: (2, 8)}  # (warm-up, timed)
+TIME = "/usr/bin/time"  # GNU time: peak RSS of the LAMMPS process
 
 
 # ---- worker: runs in the DeePMD-kit venv ------------------------------------------------------
@@ -158,16 +159,17 @@ def run_lammps_case(exe, libs, pair, plugin, natoms, threads, work, steps):
                DP_INTRA_OP_PARALLELISM_THREADS=str(threads), DP_INTER_OP_PARALLELISM_THREADS="1")
     env["LD_LIBRARY_PATH"] = os.pathsep.join(libs + [env.get("LD_LIBRARY_PATH", "")])
     env.pop("LAMMPS_PLUGIN_PATH", None)
-    with open(work / "lmp.out", "w") as fh:
-        proc = subprocess.Popen([str(exe), "-in", str(inp), "-log", "none", "-nocite"], cwd=work,
-                                env=env, stdout=fh, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    out = (work / "lmp.out").read_text()
+    # GNU time forks LAMMPS from its own small image: the rusage of a child forked straight
+    # from this (large) Python process would include the pre-exec copy of it
+    cmd = [TIME, "-f", "maxrss-kb %M", str(exe), "-in", str(inp), "-log", "none", "-nocite"]
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", out)
-    if status != 0 or len(loops) < 2:
+    rss = re.findall(r"maxrss-kb (\d+)", out)
+    if proc.returncode != 0 or len(loops) < 2 or not rss:
         raise RuntimeError(f"{exe} failed on {natoms} atoms:\n{out[-3000:]}")
     sec = float(loops[-1][0])
-    return sec / timed / natoms * 1e6, usage.ru_maxrss / 1024
+    return sec / timed / natoms * 1e6, int(rss[-1]) / 1024
 
 
 def run_lammps(models, dp_lmp: Path, threads, sizes, work: Path) -> None:
@@ -228,6 +230,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--skip-lammps", action="store_true")
+    p.add_argument("--lmp-steps", type=int, nargs=2, metavar=("WARMUP", "TIMED"),
+                   help="the same warm-up and timed steps at every size (e.g. 1 2 for a "
+                        "quick peak-memory run)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -243,6 +248,8 @@ def main() -> None:
         same_weights(models, args.deepmd_python)
         if not args.skip_eval:
             run_eval(models, args.deepmd_python, args.threads, args.repeat)
+        if args.lmp_steps:
+            LMP_STEPS.update({n: tuple(args.lmp_steps) for n in LMP_STEPS})
         if not args.skip_lammps:
             run_lammps(models, args.deepmd_lmp, args.threads, args.sizes, work)
 

@@ -57,7 +57,7 @@ def test_check_frequency_reports(lmp_env, models, tmp_path):
     assert "is compressed (tabulated embedding nets); neighbors outside its table reported " \
            "every 5 steps" in log, log[-2000:]
     steps = re.findall(r"deepft: step (\d+) \(model .*?\): (\d+) of (\d+) tabulated neighbor "
-                       r"inputs closer .*?, (\d+) beyond the table", log)
+                       r"inputs above the training range .*?, (\d+) beyond the table", log)
     assert [int(s[0]) for s in steps] == [0, 5, 10], steps
     per_step = np.array([[int(v) for v in s[1:]] for s in steps])  # beyond_data, all, beyond
     assert np.all(per_step[:, 1] > 0) and np.all(per_step[:, 2] == 0), steps
