@@ -151,8 +151,8 @@ def run_lammps_case(exe, libs, pair, plugin, natoms, threads, work, steps):
     warm, timed = steps
     text = bench_lammps.SCRIPT.format(plugin=plugin, data=bench_lammps.DATA,
                                       replicate=bench_lammps.SIZES[natoms], pair=pair,
-                                      steps=timed).replace("run             5",
-                                                           f"run             {warm}")
+                                      steps=timed, warmup=warm)  # newer SCRIPT: {warmup}
+    text = text.replace("run             5\n", f"run             {warm}\n")  # older: run 5
     inp = work / f"in.{natoms}"
     inp.write_text(text)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), CUDA_VISIBLE_DEVICES="",
