@@ -20,6 +20,7 @@ from deepft.errors import DeepftError
 COMMANDS = {
     "train": "train",
     "freeze": "freeze",
+    "compress": "compress",
     "test": "test",
     "show": "show",
     "change-bias": "change_bias",

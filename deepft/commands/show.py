@@ -50,6 +50,7 @@ class ModelInfo:
     whole_size: int
     biases: dict[str, np.ndarray] = field(default_factory=dict)
     frozen: bool = False  # a model.dft (no RANDOM branch to offer: fine-tuning needs a .pt)
+    compression: dict[str, dict] = field(default_factory=dict)  # compressed branches' entries
 
 
 def open_info(path: str) -> ModelInfo:
@@ -109,7 +110,9 @@ def frozen_info(path: str) -> ModelInfo:
     return ModelInfo(path, len(names) > 1, names, {b: frozen.branch(b)["type_map"] for b in names},
                      {b: frozen.branch(b)["descriptor"] for b in names},
                      {b: frozen.branch(b)["fitting_net"] for b in names}, sizes, whole, biases,
-                     frozen=True)
+                     frozen=True,
+                     compression={b: frozen.branch(b)["compression"] for b in names
+                                  if "compression" in frozen.branch(b)})
 
 
 def tensor_names(tensors: dict, prefixes: list[str]) -> set[str]:
@@ -131,9 +134,19 @@ def show(path: str, attributes: list[str]) -> ModelInfo:
         raise InputError(f"unknown attribute(s) {unknown}", hint=f"choose from {ATTRIBUTES}")
     info = open_info(path)
     log.info("This is a multitask model" if info.multitask else "This is a singletask model")
+    show_compression(info)
     for attr in dict.fromkeys(attributes):
         SHOW[attr](info)
     return info
+
+
+def show_compression(info: ModelInfo) -> None:
+    """One line per compressed branch (``deepft compress``): the table's parameters."""
+    for b, z in info.compression.items():
+        where = f"Branch {b} is" if info.multitask else "This model is"
+        log.info("%s compressed: embedding nets tabulated (step %g, extrapolate %g, "
+                 "min_nbor_dist %.6f Å, check_frequency %d)", where, z["step"],
+                 z["extrapolate"], z["min_nbor_dist"], z["check_frequency"])
 
 
 def show_branches(info: ModelInfo) -> None:

@@ -195,6 +195,10 @@ def frozen_start(cfg: dict, path: str, branch: str | None):
     if branch not in names:
         raise InputError(f"--model-branch {branch!r}: {path} has no such branch; its branches "
                          f"are {names}", hint="pass one of the listed names")
+    if "compression" in frozen.branch(branch):
+        raise InputError(f"--init-frz-model {path}: branch {branch} is compressed (tabulated "
+                         "embedding nets, `deepft compress`), for inference only",
+                         hint="start from the uncompressed model.dft or its checkpoint")
     if len(frozen.branch(branch)["fitting_prefixes"]) > 1:
         raise InputError(f"--init-frz-model {path}: branch {branch} sums several fitting nets "
                          "(a new_head fine-tune), which a plain training input cannot describe",

@@ -76,6 +76,19 @@ class DeepPot:
         """``se_e2_a`` or ``dpa1``."""
         return self._pot.descriptor_type
 
+    @property
+    def compressed(self) -> bool:
+        """Whether the model's embedding nets are tabulated (``deepft compress``)."""
+        return bool(self._pot.compressed)
+
+    def table_counts(self) -> dict[str, int]:
+        """A compressed model's neighbor inputs since loading: ``neighbors`` evaluated,
+        ``beyond_data`` (above the training range: closer than the training data's shortest pair
+        distance, up to the table's rounding) and
+        ``beyond_table`` (beyond the table's end, where the embedding is held constant)."""
+        n, data, table = self._pot.table_counts()
+        return {"neighbors": int(n), "beyond_data": int(data), "beyond_table": int(table)}
+
     def get_type_map(self) -> list[str]:
         return self.type_map
 

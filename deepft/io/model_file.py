@@ -52,6 +52,10 @@ One branch::
                        (widths fitting_net.neuron + [1]; T = 0 only with mixed_types) and
                        Q.bias_atom_e [ntypes]; the atomic energies of all prefixes are summed
 
+A branch written by ``deepft compress`` adds ``compression`` (the tabulated embedding nets;
+format in deepft.compress.model and docs/model-file-format.md) and its tensors
+``<table_prefix>table.K``; the nets stay in the file.
+
 Tensor names are the torch ``state_dict`` keys of the trained model. Tensors shared between
 branches (a multitask descriptor) are stored once, under the first name the model lists them
 by, and every branch's prefix points at that name.

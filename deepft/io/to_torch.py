@@ -31,14 +31,22 @@ def branch_section(frozen: FrozenModel, branch: str) -> dict:
             "fitting_net": fitting}
 
 
-def frozen_branch_model(frozen: FrozenModel, branch: str):
-    """A torch EnergyModel of ``branch`` of ``frozen``, weights from the file."""
+def frozen_branch_model(frozen: FrozenModel, branch: str, *, allow_compressed: bool = False):
+    """A torch EnergyModel of ``branch`` of ``frozen``, weights from the file.
+
+    A compressed branch (``deepft compress``) is refused unless ``allow_compressed``: training
+    or refitting from it would silently drop its table, so the user is sent to the
+    uncompressed model."""
     import torch
 
     from deepft.model import build_model
     from deepft.model.structure import add_new_heads
 
     br = frozen.branch(branch)
+    if "compression" in br and not allow_compressed:
+        raise ModelFileError(f"{frozen.path}: branch {branch} is compressed (tabulated "
+                             "embedding nets, `deepft compress`); it is for inference only",
+                             hint="start from the uncompressed model.dft or its checkpoint")
     prefixes = br["fitting_prefixes"]
     if len(prefixes) > 2:
         raise ModelFileError(f"{frozen.path}: branch {branch} sums {len(prefixes)} fitting "

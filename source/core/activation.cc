@@ -5,14 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-// Hot loops are compiled for several x86-64 levels and picked at load time (GCC/Clang
-// function multi-versioning); elsewhere the plain build is used.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
-#define DEEPFT_MULTIVERSION \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DEEPFT_MULTIVERSION
-#endif
+#include "multiversion.h"
 
 namespace deepft {
 

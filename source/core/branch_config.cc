@@ -76,6 +76,34 @@ Dpa1Config read_dpa1(const HeaderField& d, const BranchConfig& c) {
   return p;
 }
 
+/// The `compression` entry of an se_e2_a branch (one table per embedding net).
+CompressionConfig read_compression(const HeaderField& z, const BranchConfig& c) {
+  if (c.mixed_types()) z.fail("only se_e2_a branches can be compressed");
+  z.at("type").as_choice({"tabulated_quintic"});
+  CompressionConfig p;
+  p.step = z.at("step").as_double(0, 1e3);
+  if (!(p.step > 0)) z.at("step").fail("must be > 0");
+  p.check_frequency = z.at("check_frequency").as_int(-1, int64_t(1) << 40);
+  if (p.check_frequency == 0) z.at("check_frequency").fail("must be -1 or a step count >= 1");
+  p.table_prefix = z.at("table_prefix").as_string();
+  const HeaderField nets = z.at("nets");
+  const int64_t ntypes = static_cast<int64_t>(c.type_map.size());
+  const size_t want = static_cast<size_t>(c.type_one_side ? ntypes : ntypes * ntypes);
+  if (nets.size() != want) {
+    nets.fail(std::to_string(nets.size()) + " tables for " + std::to_string(want) +
+              " embedding nets");
+  }
+  for (size_t k = 0; k < want; ++k) {
+    const HeaderField n = nets.at(k);
+    CompressionConfig::Net net;
+    net.lower = n.at("lower").as_double(-1e6, 1e6);
+    net.n_fine = n.at("n_fine").as_int(1, kMaxTableIntervals);
+    net.n_coarse = n.at("n_coarse").as_int(1, kMaxTableIntervals - net.n_fine);
+    p.nets.push_back(net);
+  }
+  return p;
+}
+
 }  // namespace
 
 int64_t BranchConfig::nnei() const { return std::accumulate(sel.begin(), sel.end(), int64_t(0)); }
@@ -113,6 +141,7 @@ BranchConfig read_branch_config(const ModelFile& file, const std::string& branch
   c.type_one_side = d.at("type_one_side").as_bool();
   c.descriptor_activation = d.at("activation_function").as_string();
   if (dpa1) c.dpa1 = read_dpa1(d, c);
+  if (b.has("compression")) c.compression = read_compression(b.at("compression"), c);
   const HeaderField f = b.at("fitting_net");
   if (f.has("type")) f.at("type").as_choice({"ener"});
   c.fitting_neuron = f.at("neuron").int_list(1, kMaxWidth);

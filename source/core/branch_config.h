@@ -23,6 +23,7 @@ constexpr double kMaxRcut = 100.0;      ///< Å
 constexpr int64_t kMaxWidth = 4096;     ///< width of a network layer (and tebd_dim, attn)
 constexpr int64_t kMaxAttnLayers = 64;  ///< DPA-1 attention layers
 constexpr int64_t kMaxPadTerm = int64_t(1) << 26;  ///< values of a per-type-pair table
+constexpr int64_t kMaxTableIntervals = int64_t(1) << 24;  ///< intervals of one tabulated net
 
 /// The DPA-1 part of a descriptor (deepft/model/descriptor/dpa1.py has the math).
 struct Dpa1Config {
@@ -39,6 +40,21 @@ struct Dpa1Config {
   bool concat_output_tebd = true;  ///< τ of the center appended to the descriptor
 };
 
+/// The tabulated embedding of a compressed se_e2_a branch (`deepft compress`;
+/// deepft/compress/table.py has the grid): per net K, intervals of width `step` from
+/// lower_K (n_fine of them), then of width 10 step (n_coarse); coefficients in tensor
+/// `<table_prefix>table.K` [n_fine + n_coarse, 6, M].
+struct CompressionConfig {
+  struct Net {
+    double lower = 0;  ///< normalized input at the first knot
+    int64_t n_fine = 0, n_coarse = 0;
+  };
+  double step = 0;               ///< fine interval width (normalized input)
+  int64_t check_frequency = -1;  ///< MD steps between range reports (-1: none)
+  std::string table_prefix;
+  std::vector<Net> nets;         ///< one per embedding net, in net order
+};
+
 /// Hyper-parameters of one branch. se_e2_a: sel has one entry per type; DPA-1 (dpa1 set):
 /// sel = [nsel], one block of slots over all neighbor types (a mixed-type neighbor list).
 struct BranchConfig {
@@ -52,6 +68,7 @@ struct BranchConfig {
   bool type_one_side = true;
   std::string descriptor_activation = "tanh";
   std::optional<Dpa1Config> dpa1;       ///< set for a DPA-1 descriptor
+  std::optional<CompressionConfig> compression;  ///< set for a compressed se_e2_a branch
   std::vector<int64_t> fitting_neuron;  ///< hidden widths of the fitting nets
   std::string fitting_activation = "tanh";
   bool fitting_mixed_types = false;     ///< one fitting net (nets.0) for every atom type

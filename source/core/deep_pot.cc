@@ -193,6 +193,10 @@ const std::vector<std::string>& DeepPot::branches() const { return impl().branch
 const std::string& DeepPot::precision() const { return impl().cfg.precision; }
 const std::vector<int64_t>& DeepPot::sel() const { return impl().cfg.sel; }
 bool DeepPot::mixed_types() const { return impl().cfg.mixed_types(); }
+bool DeepPot::compressed() const { return impl().evaluator->compressed(); }
+TableCounts DeepPot::table_counts() const { return impl().evaluator->table_counts(); }
+int64_t DeepPot::check_frequency() const { return impl().evaluator->check_frequency(); }
+
 const std::string& DeepPot::descriptor_type() const {
   static const std::string se_e2_a = "se_e2_a", dpa1 = "dpa1";
   return impl().cfg.mixed_types() ? dpa1 : se_e2_a;

@@ -46,6 +46,15 @@ struct DeepPotOutput {
 // nout = natoms for the coordinate form; for the neighbor-list form nout = nall (ghost atoms
 // keep their own rows) or nloc when a ghost -> owner mapping is passed.
 
+/// Neighbor inputs of a compressed model (`deepft compress`) outside its table, counted over
+/// every compute() since load (DeePMD-kit's check of the tabulated range).
+struct TableCounts {
+  int64_t neighbors = 0;     ///< tabulated neighbor inputs evaluated
+  int64_t beyond_data = 0;   ///< above the fine table: the training range (closer than the
+                             ///< training data's shortest pair distance), rounded up
+  int64_t beyond_table = 0;  ///< beyond the table's end: the embedding held at its end value
+};
+
 /// A full neighbor list over local + ghost atoms, as LAMMPS builds it for a pair style with a
 /// full request (`neighbor->add_request(this, NeighConst::REQ_FULL)`): pass `list->inum`,
 /// `list->ilist`, `list->numneigh`, `list->firstneigh` after clearing the special-bond bits
@@ -94,6 +103,12 @@ class DeepPot {
   bool mixed_types() const;
   /// "se_e2_a" or "dpa1".
   const std::string& descriptor_type() const;
+  /// Whether the branch is compressed (tabulated embedding nets, `deepft compress`).
+  bool compressed() const;
+  /// Out-of-table neighbor counts since load (zeros for an uncompressed model).
+  TableCounts table_counts() const;
+  /// MD steps between reports of table_counts() the model asks for (-1: none).
+  int64_t check_frequency() const;
 
   /// (a) Coordinates and box: builds its own neighbor list (periodic images included).
   ///   coord: [nframes, natoms, 3] Å

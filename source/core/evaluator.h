@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "branch_config.h"
+#include "deep_pot.h"
 #include "model_file.h"
 
 namespace deepft {
@@ -36,6 +37,12 @@ class Evaluator {
   virtual ~Evaluator() = default;
   /// Atomic energies and pair gradients; thread-parallel over centers (OpenMP).
   virtual void evaluate(const PairInput& in, const PairOutput& out) const = 0;
+  /// Whether the branch is compressed (tabulated embedding nets).
+  virtual bool compressed() const { return false; }
+  /// Out-of-table counts since construction (all zero for an uncompressed branch).
+  virtual TableCounts table_counts() const { return {}; }
+  /// MD steps between reports of table_counts (-1: no report), from the model file.
+  virtual int64_t check_frequency() const { return -1; }
 };
 
 /// Builds the evaluator of a branch (se_e2_a or DPA-1) in its precision (float64, or float32

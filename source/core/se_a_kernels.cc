@@ -1,12 +1,6 @@
 #include "se_a_kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
-#define DEEPFT_MULTIVERSION \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DEEPFT_MULTIVERSION
-#endif
-#define DEEPFT_INLINE inline __attribute__((always_inline))
+#include "multiversion.h"
 
 namespace deepft::se_a {
 

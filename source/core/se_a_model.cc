@@ -1,6 +1,7 @@
 #include "se_a_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <numeric>
 
@@ -11,6 +12,7 @@
 #include "network.h"
 #include "network_loader.h"
 #include "se_a_kernels.h"
+#include "se_a_tabulated.h"
 
 namespace deepft {
 
@@ -36,6 +38,11 @@ class SeAEvaluator final : public Evaluator {
  public:
   SeAEvaluator(const ModelFile& file, const BranchConfig& cfg);
   void evaluate(const PairInput& in, const PairOutput& out) const override;
+  bool compressed() const override { return table_ != nullptr; }
+  TableCounts table_counts() const override {
+    return {counts_[0].load(), counts_[1].load(), counts_[2].load()};
+  }
+  int64_t check_frequency() const override { return table_ ? table_->check_frequency() : -1; }
 
  private:
   int32_t ntypes_ = 0;
@@ -49,8 +56,18 @@ class SeAEvaluator final : public Evaluator {
   /// [ntypes (center), ntypes (neighbor), 4, M]: R̂_padᵀ G(ŝ_pad) of one padded slot, where
   /// R̂_pad = -davg[t_i] / dstd[t_i] (an empty slot normalized as DeePMD-kit does).
   std::vector<T> pad_term_;
+  /// The tables of a compressed branch (null: the embedding nets are evaluated).
+  std::unique_ptr<TabulatedEmbedding<T>> table_;
+  mutable std::atomic<int64_t> counts_[3] = {};  ///< TableCounts, summed over evaluations
 
   void init_padding();
+  int64_t net_index(int32_t ti, int32_t tj) const { return type_one_side_ ? tj : ti * ntypes_ + tj; }
+  /// tm [4, M] += the constant term of the `nempty` empty slots of block tj: n R̂_padᵀ G / Nc.
+  void add_padding(int32_t ti, int32_t tj, int64_t nempty, T* tm) const;
+  /// process_chunk of a compressed branch: the table fused into the contraction.
+  void tabulated_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                       const uint8_t* mask, T* g_em, double* atom_energy,
+                       ChunkWorkspace<T>& w) const;
 
   void process_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
                      const uint8_t* mask, T* g_em, double* atom_energy,
@@ -94,6 +111,7 @@ SeAEvaluator<T>::SeAEvaluator(const ModelFile& file, const BranchConfig& cfg) {
   m_ = embeddings_.front().out_dim();
   axis_ = cfg.axis_neuron;
   fitting_ = std::make_unique<EnergyFitting<T>>(file, cfg, m_ * axis_);
+  if (cfg.compression) table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
   if (int64_t(ntypes_) * ntypes_ * 4 * m_ > kMaxPadTerm) {  // factors are bounded: no overflow
     file.fail("branch '" + cfg.name + "' is too large (" + std::to_string(ntypes_) +
               " types, neuron[-1] = " + std::to_string(m_) + ")");
@@ -110,15 +128,28 @@ void SeAEvaluator<T>::init_padding() {
     T rpad[4];
     for (int c = 0; c < 4; ++c) rpad[c] = -davg_[ti * 4 + c] / dstd_[ti * 4 + c];
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
-      const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
-      saved.resize(net.saved_width());
-      net.forward(&rpad[0], 1, g0.data(), saved.data(), ws);
+      if (table_) {  // a compressed branch evaluates its table for every slot
+        table_->value(net_index(ti, tj), rpad[0], g0.data());
+      } else {
+        const Mlp<T>& net = embeddings_[net_index(ti, tj)];
+        saved.resize(net.saved_width());
+        net.forward(&rpad[0], 1, g0.data(), saved.data(), ws);
+      }
       T* out = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
       for (int c = 0; c < 4; ++c) {
         for (int64_t k = 0; k < m_; ++k) out[c * m_ + k] = rpad[c] * g0[k];
       }
     }
   }
+}
+
+template <typename T>
+void SeAEvaluator<T>::add_padding(int32_t ti, int32_t tj, int64_t nempty, T* tm) const {
+  // empty slots (constant rows, no gradient): n_pad R̂_padᵀ G(ŝ_pad) / Nc
+  if (nempty == 0) return;
+  const T npad = static_cast<T>(nempty) / static_cast<T>(nnei_);
+  const T* pt = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
+  for (int64_t k = 0; k < 4 * m_; ++k) tm[k] += npad * pt[k];
 }
 
 /// Gathers the real neighbors of the chunk by neighbor type and runs the embedding nets in
@@ -151,7 +182,7 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
   for (int32_t tj = 0; tj < ntypes_; ++tj) {
     const int64_t r0 = w.row_begin[tj * (n + 1)], r1 = w.row_begin[tj * (n + 1) + n];
     if (r1 == r0) continue;
-    const Mlp<T>& net = embeddings_[type_one_side_ ? tj : ti * ntypes_ + tj];
+    const Mlp<T>& net = embeddings_[net_index(ti, tj)];
     net.forward_tangent(w.x0.data() + r0, r1 - r0, w.gj.data() + 2 * r0 * m_, w.mlp);
   }
   grow(w.tmat, n * 4 * m_);
@@ -162,12 +193,7 @@ void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t 
     std::fill(tm, tm + 4 * m_, T(0));
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
       const int64_t r0 = w.row_begin[tj * (n + 1) + a], r1 = w.row_begin[tj * (n + 1) + a + 1];
-      // empty slots of this block (constant rows, no gradient): n_pad R̂_padᵀ G(ŝ_pad) / Nc
-      const T npad = static_cast<T>(sel_[tj] - (r1 - r0)) * inv;
-      if (npad != T(0)) {
-        const T* pt = pad_term_.data() + (static_cast<size_t>(ti) * ntypes_ + tj) * 4 * m_;
-        for (int64_t k = 0; k < 4 * m_; ++k) tm[k] += npad * pt[k];
-      }
+      add_padding(ti, tj, sel_[tj] - (r1 - r0), tm);
       if (r1 == r0) continue;
       se_a::t_accumulate<T>(r1 - r0, m_, w.r.data() + r0 * 4, g_rows(w, n, tj, r0), inv, tm);
     }
@@ -206,10 +232,54 @@ template <typename T>
 void SeAEvaluator<T>::process_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
                                     const uint8_t* mask, T* g_em, double* atom_energy,
                                     ChunkWorkspace<T>& w) const {
+  if (table_) {
+    tabulated_chunk(ti, centers, n, em, mask, g_em, atom_energy, w);
+    return;
+  }
   embed_forward(ti, centers, n, em, mask, w);
   grow(w.gd, n * m_ * axis_);
   fitting_->evaluate(ti, centers, n, w.d.data(), atom_energy, w.gd.data(), w.fit);
   embed_backward(ti, n, g_em, w);
+}
+
+/// The compressed form of embed_forward + fitting + embed_backward: per center, the table of
+/// each neighbor block accumulates T directly, and its backward recomputes G and dG/dŝ (no
+/// per-neighbor row is stored; se_a_tabulated.h).
+template <typename T>
+void SeAEvaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
+                                      const uint8_t* mask, T* g_em, double* atom_energy,
+                                      ChunkWorkspace<T>& w) const {
+  const T inv = T(1) / static_cast<T>(nnei_);
+  grow(w.tmat, n * 4 * m_);
+  grow(w.d, n * m_ * axis_);
+  grow(w.gd, n * m_ * axis_);
+  grow(w.gt, 4 * m_);
+  TableCounts counts;
+  for (int64_t a = 0; a < n; ++a) {
+    T* tm = w.tmat.data() + a * 4 * m_;
+    std::fill(tm, tm + 4 * m_, T(0));
+    for (int32_t tj = 0; tj < ntypes_; ++tj) {
+      const int64_t s0 = centers[a] * nnei_ + sel_begin_[tj];
+      const int64_t real = std::count(mask + s0, mask + s0 + sel_[tj], uint8_t(1));
+      add_padding(ti, tj, sel_[tj] - real, tm);
+      if (real == 0) continue;
+      table_->accumulate(net_index(ti, tj), sel_[tj], em + s0 * 4, mask + s0, inv, tm, counts);
+    }
+    se_a::descriptor<T>(m_, axis_, tm, w.d.data() + a * m_ * axis_);  // D = Tᵀ T[:, :A]
+  }
+  fitting_->evaluate(ti, centers, n, w.d.data(), atom_energy, w.gd.data(), w.fit);
+  for (int64_t a = 0; a < n; ++a) {
+    const T* tm = w.tmat.data() + a * 4 * m_;
+    se_a::descriptor_backward<T>(m_, axis_, tm, w.gd.data() + a * m_ * axis_, inv, w.gt.data());
+    for (int32_t tj = 0; tj < ntypes_; ++tj) {
+      const int64_t s0 = centers[a] * nnei_ + sel_begin_[tj];
+      table_->backward(net_index(ti, tj), sel_[tj], em + s0 * 4, mask + s0, w.gt.data(),
+                       g_em + s0 * 4);
+    }
+  }
+  counts_[0] += counts.neighbors;
+  counts_[1] += counts.beyond_data;
+  counts_[2] += counts.beyond_table;
 }
 
 template <typename T>

@@ -120,6 +120,7 @@ void PairDeepFT::settings(int narg, char** arg) {
     devi_fp_ = nullptr;
   }
   last_devi_step_ = -1;
+  last_table_step_ = -1;
   sel_warned_ = false;
   if (models_.size() > 1 && out_freq_ > 0) open_devi_file();
 
@@ -130,6 +131,14 @@ void PairDeepFT::settings(int narg, char** arg) {
                         join(models_[0]->type_map()));
     if (models_.size() > 1 && out_freq_ > 0)
       info += fmt::format("deepft: model deviation every {} steps to {}\n", out_freq_, out_file_);
+    for (size_t k = 0; k < models_.size(); ++k) {
+      if (!models_[k]->compressed()) continue;
+      info += fmt::format("deepft: model {} is compressed (tabulated embedding nets){}\n",
+                          paths[k], models_[k]->check_frequency() > 0
+                              ? fmt::format("; neighbors outside its table reported every {} "
+                                            "steps", models_[k]->check_frequency())
+                              : std::string());
+    }
     utils::logmesg(lmp, info);
   }
 }
@@ -191,6 +200,7 @@ void PairDeepFT::load_models(const std::vector<std::string>& paths) {
   models_.clear();
   model_paths_ = paths;
   cutoff_ = 0;
+  check_freq_ = -1;
   for (const auto& path : paths) {
     std::string msg;
     if (!platform::file_is_readable(path)) {
@@ -210,8 +220,12 @@ void PairDeepFT::load_models(const std::vector<std::string>& paths) {
       }
     }
     cutoff_ = std::max(cutoff_, models_.back()->cutoff() * dist_unit_);
+    const int64_t freq = models_.back()->check_frequency();
+    if (freq > 0 && (check_freq_ < 0 || freq < check_freq_)) check_freq_ = freq;
   }
   type_idx_.assign(models_.size(), {});
+  table_reported_.assign(models_.size(), {});
+  table_run_start_.assign(models_.size(), {});
 }
 
 void PairDeepFT::open_devi_file() {
@@ -416,6 +430,11 @@ void PairDeepFT::compute(int eflag, int vflag) {
   Eval first;
   eval_model(0, coord, types, atomic, first);
   accumulate(first);
+  if (check_freq_ > 0 && update->ntimestep % check_freq_ == 0 &&
+      update->ntimestep != last_table_step_) {
+    report_table_counts(fmt::format("step {}", update->ntimestep), true);
+    last_table_step_ = update->ntimestep;
+  }
   if (!devi_step) return;
 
   devi_evals_.assign(models_.size(), Eval());
@@ -424,6 +443,37 @@ void PairDeepFT::compute(int eflag, int vflag) {
   for (size_t k = 1; k < models_.size(); ++k) eval_model(k, coord, types, false, devi_evals_[k]);
   write_model_devi();
   last_devi_step_ = update->ntimestep;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairDeepFT::report_table_counts(const std::string& what, bool since_last) {
+  const size_t m = models_.size();
+  table_reported_.resize(m);
+  table_run_start_.resize(m);
+  for (size_t k = 0; k < m; ++k) {
+    if (!models_[k]->compressed() || models_[k]->check_frequency() < 0) continue;
+    const deepft::TableCounts now = models_[k]->table_counts();
+    const deepft::TableCounts& ref = since_last ? table_reported_[k] : table_run_start_[k];
+    long long loc[3] = {now.neighbors - ref.neighbors, now.beyond_data - ref.beyond_data,
+                        now.beyond_table - ref.beyond_table};
+    long long tot[3] = {0, 0, 0};
+    MPI_Allreduce(loc, tot, 3, MPI_LONG_LONG, MPI_SUM, world);
+    if (since_last) table_reported_[k] = now;
+    if (comm->me == 0) {
+      utils::logmesg(lmp, fmt::format(
+          "deepft: {} (model {}): {} of {} tabulated neighbor inputs above the training range "
+          "(pairs closer than its shortest distance, to the table's rounding), {} beyond the "
+          "table (embedding held constant)\n",
+          what, model_paths_[k], tot[1], tot[0], tot[2]));
+    }
+  }
+}
+
+void PairDeepFT::finish() {
+  if (check_freq_ > 0) report_table_counts("run total", false);
+  table_run_start_.clear();
+  for (auto& model : models_) table_run_start_.push_back(model->table_counts());
 }
 
 /* ---------------------------------------------------------------------- */

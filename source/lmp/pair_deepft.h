@@ -33,6 +33,8 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   double init_one(int i, int j) override;
   int pack_reverse_comm(int n, int first, double* buf) override;
   void unpack_reverse_comm(int n, int* list, double* buf) override;
+  /// End of a run: the out-of-table totals of compressed models with a check frequency.
+  void finish() override;
 
  private:
   // One evaluation of one model over local + ghost atoms (LAMMPS units already converted
@@ -56,6 +58,9 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   void accumulate(const Eval& e);
   void write_model_devi();
   void warn_sel_overflow();
+  /// Logs (rank 0) each compressed model's neighbor inputs outside its table since the last
+  /// report (`what` names the step or the run), summed over MPI ranks; a collective call.
+  void report_table_counts(const std::string& what, bool since_last);
   // Values of the local atoms gathered on rank 0 in atom-ID order (1..natoms), times scale.
   std::vector<double> gather_by_tag(const std::vector<double>& local, double scale);
   void open_devi_file();
@@ -76,6 +81,10 @@ class PairDeepFT : public LAMMPS_NS::Pair {
   FILE* devi_fp_ = nullptr;
   long long last_devi_step_ = -1;
   bool sel_warned_ = false;
+  std::vector<deepft::TableCounts> table_reported_;  // per model: counts at the last report
+  std::vector<deepft::TableCounts> table_run_start_;  // per model: counts when the run began
+  LAMMPS_NS::bigint last_table_step_ = -1;
+  int64_t check_freq_ = -1;  // smallest check_frequency of the compressed models (-1: none)
   std::vector<Eval> devi_evals_;  // per model at output steps (ghost forces summed to owners)
 
   deepft::DeepPotOutput result_;  // reused across calls

@@ -146,6 +146,13 @@ void bind_core(py::module_& m) {
       .def_property_readonly("precision", &DeepPot::precision)
       .def_property_readonly("sel", &DeepPot::sel)
       .def_property_readonly("descriptor_type", &DeepPot::descriptor_type)
+      .def_property_readonly("compressed", &DeepPot::compressed)
+      .def_property_readonly("check_frequency", &DeepPot::check_frequency)
+      .def("table_counts",
+           [](const DeepPot& p) {
+             const TableCounts c = p.table_counts();
+             return py::make_tuple(c.neighbors, c.beyond_data, c.beyond_table);
+           })
       .def("compute", &compute_frames, py::arg("coord"), py::arg("atype"),
            py::arg("box") = py::none(), py::arg("atomic") = false,
            "coord [nframes, natoms, 3] Å, atype [natoms], box [nframes, 9] or None -> dict of "

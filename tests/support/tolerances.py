@@ -9,6 +9,8 @@ name that says why two numbers may differ, never a bare literal:
   DeepPot, 2 ranks vs 1 process), differences are summation order over many atoms.
 - ``FLOAT32_KERNEL``: a float32 C++ kernel against its float64 reference (rtol and atol).
 - ``COARSE``: a float32 training run against the float64 one (weights after 20 steps).
+- ``COMPRESSED``: a compressed model (tabulated embedding nets, ``deepft compress`` at the
+  default step) against the uncompressed one, float64: energy per atom and forces.
 
 Per-dtype tables (keyed by ``torch.float64`` / ``torch.float32``):
 
@@ -27,6 +29,7 @@ TIGHT = 1e-12
 STRICT = 1e-10
 FLOAT32_KERNEL = 2e-5
 COARSE = 1e-3
+COMPRESSED = 1e-6
 
 SAME = {torch.float64: 1e-10, torch.float32: 1e-4}
 FINITE_DIFF = {torch.float64: 1e-6, torch.float32: 1e-2}

@@ -20,7 +20,7 @@ LAYERS = [
     {"config", "ops"},
     {"data", "model", "io"},
     {"convert"},
-    {"checkpoint", "infer", "calculator", "lmp"},
+    {"checkpoint", "infer", "calculator", "lmp", "compress"},
     {"train"},
     {"finetune"},
     {"commands"},
