@@ -9,8 +9,8 @@ Steps, each recorded in the JSON as ``{"status": "pass"|"fail"|"skipped"|"info",
 or a visible GPU nothing else means anything):
 
 1. ``preflight``: nvcc and a visible GPU (torch, nvidia-smi); torch, CUDA, driver versions.
-2. ``build``: ``tools/dev_build.sh -DDEEPFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<the GPU's>``,
-   then ``deepft._core.cuda_compiled()`` and ``has_cuda()``.
+2. ``build``: ``tools/dev_build.sh -DDEEPFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<the GPU's>``
+   (all cores), then ``deepft._core.cuda_compiled()`` and ``has_cuda()``.
 3. ``cuda_consistency``: the CUDA consistency and build tests with ``DEEPFT_REQUIRE_CUDA=1``
    (a skip fails).
 4. ``train_equality``: ``python -m deepft train`` with ``DEEPFT_DEVICE=cuda`` and ``=cpu`` on
@@ -179,7 +179,8 @@ def build(c: Checks) -> dict:
         return {"status": "skipped", "detail": "by design (--cpu-dry-run): existing build used",
                 **core_flags()}
     arch = c.data["environment"].get("capability", "90")
-    cmd = ["tools/dev_build.sh", "-DDEEPFT_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={arch}"]
+    cmd = ["tools/dev_build.sh", "-DDEEPFT_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={arch}",
+           f"-DPython_EXECUTABLE={sys.executable}"]  # the Python that holds torch
     log = c.args.workdir / "build.log"
     env = repo_env(DEEPFT_BUILD_JOBS=str(os.cpu_count() or 2))
     with open(log, "w") as fh:
@@ -400,6 +401,9 @@ def print_table(data: dict) -> None:
             for sub, v in subs.items():
                 rows.append((f"{name}/{sub}", v.get("status", ""), s["seconds"],
                              fmt_row(v) if name == "timing" else v.get("detail", "")))
+            if s.get("speedup_vs_deepmd"):
+                rows.append(("timing/speed-up", "info", s["seconds"],
+                             f"DeePMD-kit s/step / deepft s/step = {s['speedup_vs_deepmd']:.2f}x"))
         else:
             rows.append((name, s["status"], s["seconds"], s.get("detail", "")))
     w = max(len(r[0]) for r in rows)
