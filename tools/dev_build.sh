@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build build/dev -j 2
+cmake --build build/dev -j "${DEEPFT_BUILD_JOBS:-2}"  # DEEPFT_BUILD_JOBS: parallel compile jobs

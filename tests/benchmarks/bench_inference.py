@@ -86,15 +86,18 @@ def build_model(path: Path) -> Path:
     return path
 
 
-def water_frames():
-    """{natoms: (coord [1, n, 3], box [1, 9], atype [n])}: the 192-atom frame and 2x2x2."""
+def water_frames(reps=(1, 2)):
+    """{natoms: (coord [1, n, 3], box [1, 9], atype [n])}: frame 0 of data_0 (192 atoms)
+    replicated r x r x r for each r in ``reps`` (default: 192 and 1,536 atoms)."""
     coord = np.load(DATA / "data_0" / "set.000" / "coord.npy")[0].reshape(-1, 3)
     box = np.load(DATA / "data_0" / "set.000" / "box.npy")[0].reshape(3, 3)
     atype = np.loadtxt(DATA / "data_0" / "type.raw", dtype=np.int32)
-    shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ box
-    big = (coord[None] + shifts[:, None]).reshape(-1, 3)
-    return {len(atype): (coord[None], box.reshape(1, 9), atype),
-            8 * len(atype): (big[None], (2 * box).reshape(1, 9), np.tile(atype, 8))}
+    frames = {}
+    for r in reps:
+        shifts = np.array([[i, j, k] for i in range(r) for j in range(r) for k in range(r)]) @ box
+        big = (coord[None] + shifts[:, None]).reshape(-1, 3)
+        frames[len(big)] = (big[None], (r * box).reshape(1, 9), np.tile(atype, r**3))
+    return frames
 
 
 def real_neighbors(coord, box, atype) -> float:
