@@ -5,8 +5,9 @@ tabulated over the normalized input range of the training data (fine grid of ``s
 shortest neighbor distance seen in training, coarse grid of ``10 * step`` up to ``extrapolate``
 times that bound; deepft.compress.table). The shortest neighbor distance is computed over the
 training systems of ``-t input.json`` and the systems of ``--system`` when either is given
-(neighbor statistics, as ``dp compress -t`` does); otherwise the value recorded by an earlier
-compression of the same file is used, and a file that records none is an error asking for them.
+(neighbor statistics, as ``dp compress -t`` does); otherwise the value the file records is
+used (written by an earlier compression, or by ``convert-from deepmd`` from the DeePMD-kit
+model's own ``min_nbor_dist``), and a file that records none is an error asking for them.
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ def compress(input: str | os.PathLike, output: str | os.PathLike = "model-compre
 def min_nbor_dist(frozen, training_script, systems) -> float:
     """The shortest neighbor distance (Å) the table must cover (module docstring)."""
     if training_script is None and systems is None:
-        recorded = {br["compression"]["min_nbor_dist"]
-                    for br in frozen.header["branches"].values() if "compression" in br}
+        recorded = {br["compression"]["min_nbor_dist"] if "compression" in br
+                    else br["min_nbor_dist"] for br in frozen.header["branches"].values()
+                    if "compression" in br or "min_nbor_dist" in br}
+        bad = [v for v in recorded if isinstance(v, bool) or not isinstance(v, (int, float))
+               or not 0 < v < math.inf]
+        if bad:
+            raise InputError(f"{frozen.path}: recorded min_nbor_dist {bad[0]!r} is not a "
+                             "positive distance", hint="pass -t input.json or -s DIR instead")
         if recorded:
             return float(min(recorded))
         raise InputError(f"{frozen.path} does not record the shortest neighbor distance of "

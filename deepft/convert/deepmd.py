@@ -11,7 +11,7 @@ Two DeePMD-kit files are read, neither with DeePMD-kit installed nor by running 
 
 :func:`read_deepmd` returns a :class:`DeepmdModel`; :func:`deepft_checkpoint` turns it into the
 fields of a deepft checkpoint (``config`` holding the model section only, ``model`` the state
-dict, ``step``), which every deepft command then takes like its own. The translation:
+dict, ``step``, and ``min_nbor_dist`` {branch: Å} where DeePMD-kit recorded it), which every deepft command then takes like its own. The translation:
 
 - descriptor ``se_e2_a``/``se_a`` (``type_one_side`` either), ``dpa1``/``se_atten``,
   ``se_atten_v2``; fitting ``ener``. The sections go through deepft's own schema, which refuses
@@ -208,8 +208,26 @@ def deepft_checkpoint(model: DeepmdModel) -> dict:
                                  f"the model section needs {tuple(target[name].shape)}",
                                  hint="the file is damaged")
         state[name] = value.to(target[name].dtype).contiguous()
-    return {"config": config, "model": state, "step": model.step,
-            "converted_from": f"DeePMD-kit {model.kind} {model.path.name}"}
+    out = {"config": config, "model": state, "step": model.step,
+           "converted_from": f"DeePMD-kit {model.kind} {model.path.name}"}
+    shortest = recorded_min_nbor_dist(model)
+    if shortest:
+        out["min_nbor_dist"] = shortest
+    return out
+
+
+def recorded_min_nbor_dist(model: DeepmdModel) -> dict[str, float]:
+    """Branch -> the shortest neighbor distance (Å) of the training data that DeePMD-kit
+    recorded (``min_nbor_dist``, set by its neighbor statistics; used by compression), for the
+    branches that have a finite positive one."""
+    out = {}
+    for branch, tensors in model.tensors.items():
+        value = tensors.get("min_nbor_dist")
+        if value is not None and value.numel() == 1:
+            value = float(value.reshape(()))
+            if 0.0 < value < float("inf"):
+                out[branch] = value
+    return out
 
 
 def deepft_model_section(model: DeepmdModel, where: str) -> dict:

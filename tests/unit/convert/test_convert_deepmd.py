@@ -223,3 +223,22 @@ def test_compressed_model_converts_to_its_networks(tmp_path, caplog):
     assert "compressed DeePMD-kit model" in caplog.text
     plain = deepft_checkpoint(read_deepmd(CASES[0].checkpoint))
     assert all(torch.equal(plain["model"][k], v) for k, v in converted["model"].items())
+
+
+def test_recorded_min_nbor_dist_lets_compress_run_without_data(tmp_path):
+    """DeePMD-kit records its training data's shortest pair distance; the converted model.dft
+    keeps it, so `deepft compress` needs no -t input.json (as `dp --pt compress`)."""
+    from deepft.commands.compress import compress
+    from deepft.io import read_model_file
+
+    want = float(torch.load(CASES[0].checkpoint, weights_only=True)["model"][
+        "model.Default.min_nbor_dist"])
+    model = convert_from_deepmd(CASES[0].checkpoint, tmp_path / "model.dft")
+    assert read_model_file(model).header["branches"]["Default"]["min_nbor_dist"] == want
+    out = compress(model, tmp_path / "compressed.dft")
+    branch = read_model_file(out).header["branches"]["Default"]
+    assert branch["compression"]["min_nbor_dist"] == want
+    coord, box, atype = frames("water", CASES[0].type_map)
+    e0, f0, _ = DeepPot(model).eval(coord, box, atype)
+    e1, f1, _ = DeepPot(out).eval(coord, box, atype)
+    assert np.abs(f1 - f0).max() <= 1e-6 and np.abs(e1 - e0).max() / 192 <= 1e-6
