@@ -223,8 +223,13 @@ def same_weights(models, dp_python: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--deepmd-dir", type=Path)
-    p.add_argument("--deepmd-python", default="/work/venv-dp/bin/python")
-    p.add_argument("--deepmd-lmp", type=Path, default=Path("/work/venv-dp/bin/lmp"))
+    venv = os.environ.get("DEEPFT_DEEPMD_VENV")  # tests/benchmarks/deepmd_env.sh VENV
+    p.add_argument("--deepmd-python", default=f"{venv}/bin/python" if venv else None,
+                   required=venv is None,
+                   help="python of the DeePMD-kit venv (default: $DEEPFT_DEEPMD_VENV/bin/python)")
+    p.add_argument("--deepmd-lmp", type=Path, default=Path(f"{venv}/bin/lmp") if venv else None,
+                   required=venv is None,
+                   help="lmp of the DeePMD-kit venv (default: $DEEPFT_DEEPMD_VENV/bin/lmp)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--sizes", type=int, nargs="+", default=list(LMP_STEPS))
     p.add_argument("--repeat", type=int, default=20)

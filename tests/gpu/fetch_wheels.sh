@@ -17,7 +17,7 @@ get() {  # get DIR NAME==VERSION...
 }
 get .whl dargs==0.5.1 typeguard==4.6.1 ase==3.29.0 scipy-openblas32==0.3.34.481.3
 if [ "${1:-}" = "--deepmd" ]; then
-  # the versions /work/venv-dp (tests/benchmarks/deepmd_env.sh) resolved for deepmd-kit 3.2.0
+  # the versions a venv made by tests/benchmarks/deepmd_env.sh resolved for deepmd-kit 3.2.0
   get .whl/deepmd deepmd-kit==3.2.0 dargs==0.5.1 typeguard==4.6.1 wcmatch==12.0.4 \
     bracex==3.2.4 array-api-compat==1.16.0 lmdb==3.0.0 mendeleev==1.3.0 pint==0.24.4 \
     flexcache==0.3 flexparser==0.4 platformdirs==4.14.9 pyfiglet==0.8.post1 deprecated==1.3.1 \
