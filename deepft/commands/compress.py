@@ -6,8 +6,9 @@ shortest neighbor distance seen in training, coarse grid of ``10 * step`` up to 
 times that bound; deepft.compress.table). The shortest neighbor distance is computed over the
 training systems of ``-t input.json`` and the systems of ``--system`` when either is given
 (neighbor statistics, as ``dp compress -t`` does); otherwise the value the file records is
-used (written by an earlier compression, or by ``convert-from deepmd`` from the DeePMD-kit
-model's own ``min_nbor_dist``), and a file that records none is an error asking for them.
+used (written by ``freeze`` from the training run's neighbor statistics, by an earlier
+compression, or by ``convert-from deepmd`` from the DeePMD-kit model's own ``min_nbor_dist``),
+and a file that records none is an error asking for them.
 """
 
 from __future__ import annotations

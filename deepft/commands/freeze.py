@@ -8,6 +8,7 @@ asked for) is written through deepft.io (a descriptor shared by several branches
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -47,8 +48,9 @@ def freeze_checkpoint(ckpt: dict, source: str | os.PathLike, output: Path, *,
                              hint="pass one of the listed branch names (or none for all)")
         branches = {model_branch: branches[model_branch]}
     header, tensors = model_to_file_contents(model, branches, ckpt["config"])
-    for name, dist in (ckpt.get("min_nbor_dist") or {}).items():
-        if name in header["branches"] and isinstance(dist, float):
+    recorded = ckpt.get("min_nbor_dist")  # {branch: Å}: training or DeePMD-kit statistics
+    for name, dist in (recorded.items() if isinstance(recorded, dict) else ()):
+        if name in header["branches"] and isinstance(dist, float) and 0 < dist < math.inf:
             header["branches"][name]["min_nbor_dist"] = dist  # Å, for deepft compress
     path = write_model_file(output, header, tensors)
     log.info("froze %s (branches %s) into %s", source, list(branches), path)

@@ -254,12 +254,13 @@ def run_training(cfg: dict, info, tasks: dict | None, *, restart: str | None,
         tasks = build_tasks(cfg)
     distribute_batches(cfg, tasks, info)
     frozen_model = frozen_start(cfg, *init_frz) if init_frz else None
+    shortest: dict[str, float] = {}  # branch -> min_nbor_dist (Å), recorded for compress
     if restart_state is None and init_state is None and frozen_model is None:
         def resolve():
-            resolve_all_sel(cfg, tasks, skip_stat=skip_neighbor_stat)
-            return cfg["model"]
+            dists = resolve_all_sel(cfg, tasks, skip_stat=skip_neighbor_stat)
+            return cfg["model"], dists
 
-        cfg["model"] = run_on_main(info, resolve)
+        cfg["model"], shortest = run_on_main(info, resolve)
 
     report = None
     if plan is not None:
@@ -287,7 +288,7 @@ def run_training(cfg: dict, info, tasks: dict | None, *, restart: str | None,
                 stat_cfg = global_batch_config(cfg, tasks, info)
                 run_on_main(info, lambda: compute_statistics(model, stat_cfg, tasks))
     probs = model_probabilities(cfg, tasks)
-    trainer = Trainer(cfg, model, tasks, probs, dist=info)
+    trainer = Trainer(cfg, model, tasks, probs, dist=info, min_nbor_dist=shortest)
     if report is not None:
         report.check_trainer(trainer)
     if restart_state is not None:

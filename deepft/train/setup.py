@@ -80,11 +80,14 @@ def model_probabilities(cfg: dict, tasks: dict[str, TaskData]) -> dict[str, floa
 
 
 def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
-                skip_stat: bool) -> None:
-    """Fill ``sel: "auto[:ratio]"`` from the data and check explicit sel against it (in place)."""
+                skip_stat: bool) -> float | None:
+    """Fill ``sel: "auto[:ratio]"`` from the data and check explicit sel against it (in place).
+
+    Returns the shortest distance (Å) between two atoms of ``systems`` within rcut (what
+    ``deepft compress`` tabulates up to), or None when the statistics were skipped."""
     sel = desc_cfg["sel"]
     if isinstance(sel, list) and skip_stat:
-        return
+        return None
     from deepft.config.crosscheck import MIXED_TYPE_DESCRIPTORS
     from deepft.data.neighbor_stat import neighbor_stat
     from deepft.progress import Progress
@@ -95,13 +98,14 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
         stat = neighbor_stat(systems, float(desc_cfg["rcut"]), one_type=mixed,
                              on_frames=progress.update)
     counts = np.asarray(stat.max_nbor_size, dtype=np.int64)
+    shortest = float(stat.min_nbor_dist) if math.isfinite(stat.min_nbor_dist) else None
     if isinstance(sel, str):
         ratio = float(sel.split(":")[1]) if ":" in sel else 1.1
         # DeePMD-kit rounds the scaled count up to a multiple of 4
         desc_cfg["sel"] = [int(math.ceil(ratio * c / 4.0)) * 4 if c else 4 for c in counts]
         log.info("branch %s: sel %s from neighbor statistics (max counts %s)", branch,
                  desc_cfg["sel"], counts.tolist())
-        return
+        return shortest
     log.info("branch %s: neighbor statistics: max neighbors %s %s, sel %s", branch,
              "in all" if mixed else "per type", counts.tolist(), sel)
     short = [i for i, (c, s) in enumerate(zip(counts, sel, strict=True)) if c > s]
@@ -114,6 +118,7 @@ def resolve_sel(desc_cfg: dict, systems: list, ntypes: int, *, branch: str,
             f"{desc_cfg['rcut']}",
             hint=f"set sel to at least {needed} (or pass --skip-neighbor-stat to train with "
                  "truncated neighborhoods)")
+    return shortest
 
 
 def descriptor_groups(cfg: dict) -> list[list[str]]:
@@ -129,13 +134,21 @@ def descriptor_groups(cfg: dict) -> list[list[str]]:
     return groups + [[b] for b in branches if b not in seen]
 
 
-def resolve_all_sel(cfg: dict, tasks: dict[str, TaskData], *, skip_stat: bool) -> None:
-    """Resolve/check ``sel`` once per descriptor over the union of the data that uses it."""
+def resolve_all_sel(cfg: dict, tasks: dict[str, TaskData], *, skip_stat: bool
+                    ) -> dict[str, float]:
+    """Resolve/check ``sel`` once per descriptor over the union of the data that uses it.
+
+    Returns branch -> the shortest neighbor distance (Å) of the data its descriptor was checked
+    on (the branches whose statistics ran)."""
     sections = {b: m for b, m, *_ in task_sections(cfg)}
+    shortest: dict[str, float] = {}
     for group in descriptor_groups(cfg):
         systems = [s for b in group for s in tasks[b].train_systems]
         first = sections[group[0]]
-        resolve_sel(first["descriptor"], systems, len(first["type_map"]),
-                    branch=",".join(group), skip_stat=skip_stat)
+        dist = resolve_sel(first["descriptor"], systems, len(first["type_map"]),
+                           branch=",".join(group), skip_stat=skip_stat)
         for b in group[1:]:
             sections[b]["descriptor"]["sel"] = first["descriptor"]["sel"]
+        if dist is not None:
+            shortest.update(dict.fromkeys(group, dist))
+    return shortest

@@ -39,10 +39,13 @@ class Trainer:
 
     def __init__(self, cfg: dict, model: torch.nn.Module, tasks: dict[str, TaskData],
                  model_prob: dict[str, float], device: torch.device | None = None,
-                 dist: DistInfo | None = None):
+                 dist: DistInfo | None = None, min_nbor_dist: dict[str, float] | None = None):
         """``model``: EnergyModel (single task) or MultiTaskModel; ``tasks``: branch -> data;
-        ``dist``: this process's rank and device (None: one process on ``device`` or the CPU)."""
+        ``dist``: this process's rank and device (None: one process on ``device`` or the CPU);
+        ``min_nbor_dist``: branch -> shortest neighbor distance (Å) of its training data, kept
+        in the checkpoints (``freeze`` writes it for ``deepft compress``)."""
         self.cfg = cfg
+        self.min_nbor_dist = dict(min_nbor_dist or {})
         self.tr = cfg["training"]
         self.dist = dist or DistInfo(device=device or torch.device("cpu"))
         self.device = device or self.dist.device
@@ -86,6 +89,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
+            "min_nbor_dist": self.min_nbor_dist,
             "rng": {"branch": self.branch_rng.bit_generator.state,
                     "torch": torch.get_rng_state()},
             "sampler": {b: {"train": t.train.state_dict(),
@@ -98,6 +102,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
+        recorded = state.get("min_nbor_dist")  # absent in older checkpoints
+        self.min_nbor_dist = dict(recorded) if isinstance(recorded, dict) else {}
         self.branch_rng.bit_generator.state = state["rng"]["branch"]
         torch.set_rng_state(state["rng"]["torch"])
         for b, t in self.tasks.items():

@@ -82,3 +82,21 @@ def test_compressed_file_cannot_seed_training(model, tmp_path, water_dir):
     proc = run_deepft("train", str(inp), "--init-frz-model", "c.dft", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "is compressed" in proc.stderr, proc.stderr
     assert "uncompressed" in proc.stderr, proc.stderr
+
+
+def test_training_records_min_nbor_dist_for_compress(water_20_steps_run, water_dir, tmp_path):
+    """`deepft train` keeps its neighbor statistics' shortest distance in the checkpoint,
+    `freeze` writes it, and `deepft compress` then needs no training data."""
+    from deepft.commands._systems import load_systems
+    from deepft.data.neighbor_stat import neighbor_stat
+    from deepft.io import read_model_file
+
+    run_deepft("freeze", "-c", str(water_20_steps_run / "model.ckpt.pt"), "-o", "m.dft",
+               cwd=tmp_path)
+    recorded = read_model_file(tmp_path / "m.dft").header["branches"]["Default"]
+    systems = load_systems([str(water_dir / "data_0"), str(water_dir / "data_1")], ["O", "H"])
+    assert recorded["min_nbor_dist"] == neighbor_stat(systems, 6.0).min_nbor_dist
+    run_deepft("compress", "-i", "m.dft", "-o", "c.dft", cwd=tmp_path)
+    header = read_model_file(tmp_path / "c.dft").header
+    assert header["branches"]["Default"]["compression"]["min_nbor_dist"] == \
+        recorded["min_nbor_dist"]
