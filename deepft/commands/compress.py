@@ -1,14 +1,16 @@
 """``deepft compress``: a frozen model -> the same model with tabulated embedding nets.
 
-Mirrors ``dp compress`` (same option names and defaults): every se_e2_a embedding net is
-tabulated over the normalized input range of the training data (fine grid of ``step`` up to the
-shortest neighbor distance seen in training, coarse grid of ``10 * step`` up to ``extrapolate``
-times that bound; deepft.compress.table). The shortest neighbor distance is computed over the
-training systems of ``-t input.json`` and the systems of ``--system`` when either is given
-(neighbor statistics, as ``dp compress -t`` does); otherwise the value the file records is
-used (written by ``freeze`` from the training run's neighbor statistics, by an earlier
-compression, or by ``convert-from deepmd`` from the DeePMD-kit model's own ``min_nbor_dist``),
-and a file that records none is an error asking for them.
+Mirrors ``dp compress`` (same option names and defaults): every se_e2_a embedding net (the
+geometric net g(ŝ) of a DPA-1 model with ``attn_layer: 0`` and ``tebd_input_mode: "strip"``;
+deepft.compress.model) is tabulated over the normalized input range of the training data
+(fine grid of ``step`` up to the shortest neighbor distance seen in training, coarse grid of
+``10 * step`` up to ``extrapolate`` times that bound; deepft.compress.table). The shortest
+neighbor distance is computed over the training systems of ``-t input.json`` and the systems
+of ``--system`` when either is given (neighbor statistics, as ``dp compress -t`` does);
+otherwise the value the file records is used (written by ``freeze`` from the training run's
+neighbor statistics, by an earlier compression, or by ``convert-from deepmd`` from the
+DeePMD-kit model's own ``min_nbor_dist``), and a file that records none is an error asking for
+them.
 """
 
 from __future__ import annotations

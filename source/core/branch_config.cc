@@ -76,9 +76,16 @@ Dpa1Config read_dpa1(const HeaderField& d, const BranchConfig& c) {
   return p;
 }
 
-/// The `compression` entry of an se_e2_a branch (one table per embedding net).
+/// The `compression` entry of a branch: se_e2_a (one table per embedding net) or DPA-1 with
+/// attn_layer 0 and tebd_input_mode "strip" (one table: the geometric net g(ŝ)).
 CompressionConfig read_compression(const HeaderField& z, const BranchConfig& c) {
-  if (c.mixed_types()) z.fail("only se_e2_a branches can be compressed");
+  if (c.mixed_types() && c.dpa1->attn_layer != 0) {
+    z.fail("a DPA-1 branch with attention layers (attn_layer " +
+           std::to_string(c.dpa1->attn_layer) + ") cannot be compressed");
+  }
+  if (c.mixed_types() && !c.dpa1->strip) {
+    z.fail("a DPA-1 branch with tebd_input_mode 'concat' cannot be compressed (needs 'strip')");
+  }
   z.at("type").as_choice({"tabulated_quintic"});
   CompressionConfig p;
   p.step = z.at("step").as_double(0, 1e3);
@@ -88,7 +95,9 @@ CompressionConfig read_compression(const HeaderField& z, const BranchConfig& c) 
   p.table_prefix = z.at("table_prefix").as_string();
   const HeaderField nets = z.at("nets");
   const int64_t ntypes = static_cast<int64_t>(c.type_map.size());
-  const size_t want = static_cast<size_t>(c.type_one_side ? ntypes : ntypes * ntypes);
+  const size_t want = c.mixed_types() ? 1
+                                      : static_cast<size_t>(c.type_one_side ? ntypes
+                                                                            : ntypes * ntypes);
   if (nets.size() != want) {
     nets.fail(std::to_string(nets.size()) + " tables for " + std::to_string(want) +
               " embedding nets");

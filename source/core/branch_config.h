@@ -40,7 +40,7 @@ struct Dpa1Config {
   bool concat_output_tebd = true;  ///< τ of the center appended to the descriptor
 };
 
-/// The tabulated embedding of a compressed se_e2_a branch (`deepft compress`;
+/// The tabulated embedding of a compressed se_e2_a or DPA-1 strip branch (`deepft compress`;
 /// deepft/compress/table.py has the grid): per net K, intervals of width `step` from
 /// lower_K (n_fine of them), then of width 10 step (n_coarse); coefficients in tensor
 /// `<table_prefix>table.K` [n_fine + n_coarse, 6, M].
@@ -68,7 +68,7 @@ struct BranchConfig {
   bool type_one_side = true;
   std::string descriptor_activation = "tanh";
   std::optional<Dpa1Config> dpa1;       ///< set for a DPA-1 descriptor
-  std::optional<CompressionConfig> compression;  ///< set for a compressed se_e2_a branch
+  std::optional<CompressionConfig> compression;  ///< set for a compressed branch
   std::vector<int64_t> fitting_neuron;  ///< hidden widths of the fitting nets
   std::string fitting_activation = "tanh";
   bool fitting_mixed_types = false;     ///< one fitting net (nets.0) for every atom type

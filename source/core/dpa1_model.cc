@@ -1,6 +1,7 @@
 #include "dpa1_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 
@@ -12,6 +13,7 @@
 #include "evaluator_common.h"
 #include "network.h"
 #include "network_loader.h"
+#include "se_a_tabulated.h"
 #include "se_a_kernels.h"
 
 namespace deepft {
@@ -45,6 +47,9 @@ struct ChunkWorkspace {
   std::vector<T> tmat, d, gd, gt;   ///< [n, 4, M], [n, dim], [n, dim], [4, M]
   std::vector<T> gg, gr, gx;        ///< [rows, M] dE/dG, [rows, 4] dE/dR̂, [rows, in]
   std::vector<T> dsw, drhat;        ///< [rows], [rows, 3]
+  std::vector<const T*> gate;       ///< [rows] compressed: strip gate row of each neighbor
+  std::vector<T> gate_f;            ///< [rows] compressed: its factor (sw or 1)
+  std::vector<uint8_t> ones;        ///< [rows] compressed: every row is a real neighbor
   MlpWorkspace<T> mlp;
   FittingWorkspace<T> fit;
 };
@@ -54,6 +59,11 @@ class Dpa1Evaluator final : public Evaluator {
  public:
   Dpa1Evaluator(const ModelFile& file, const BranchConfig& cfg);
   void evaluate(const PairInput& in, const PairOutput& out) const override;
+  bool compressed() const override { return table_ != nullptr; }
+  TableCounts table_counts() const override {
+    return {counts_[0].load(), counts_[1].load(), counts_[2].load()};
+  }
+  int64_t check_frequency() const override { return table_ ? table_->check_frequency() : -1; }
 
  private:
   int32_t ntypes_ = 0;
@@ -70,6 +80,9 @@ class Dpa1Evaluator final : public Evaluator {
   std::unique_ptr<EnergyFitting<T>> fitting_;
   /// [ntypes, 4, M]: R̂_padᵀ G_pad of one empty slot of a type-t_i center.
   std::vector<T> pad_term_;
+  /// Compressed (strip, attn_layer 0): the table of g(ŝ); null: the net is evaluated.
+  std::unique_ptr<TabulatedEmbedding<T>> table_;
+  mutable std::atomic<int64_t> counts_[3] = {};  ///< TableCounts, summed over evaluations
 
   void load_type_embedding(const ModelFile& file, const BranchConfig& cfg);
   void load_attention(const ModelFile& file, const BranchConfig& cfg);
@@ -90,6 +103,9 @@ class Dpa1Evaluator final : public Evaluator {
   void embed_forward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
   void descriptor_forward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
   void backward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
+  /// Compressed form of embed_forward + descriptor_forward + fitting + backward.
+  void tabulated_chunk(int32_t ti, const int64_t* centers, int64_t n, double* atom_energy,
+                       ChunkWorkspace<T>& w) const;
 };
 
 template <typename T>
@@ -140,6 +156,8 @@ Dpa1Evaluator<T>::Dpa1Evaluator(const ModelFile& file, const BranchConfig& cfg) 
   load_attention(file, cfg);
   fitting_ = std::make_unique<EnergyFitting<T>>(
       file, cfg, m_ * axis_ + (concat_output_tebd_ ? tebd_dim_ : 0));
+  // branch_config accepts a compression entry only with strip and attn_layer 0
+  if (cfg.compression) table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
   init_padding();
 }
 
@@ -207,8 +225,12 @@ void Dpa1Evaluator<T>::init_padding() {
   for (int32_t ti = 0; ti < ntypes_; ++ti) {
     T rpad[4];
     for (int c = 0; c < 4; ++c) rpad[c] = -davg_[ti * 4 + c] / dstd_[ti * 4 + c];
-    embedding_input(rpad[0], ti, ntypes_, x.data());
-    embedding_.forward(x.data(), 1, g0.data(), nullptr, ws);
+    if (table_) {  // a compressed branch evaluates its table for every slot
+      table_->value(0, rpad[0], g0.data());
+    } else {
+      embedding_input(rpad[0], ti, ntypes_, x.data());
+      embedding_.forward(x.data(), 1, g0.data(), nullptr, ws);
+    }
     apply_gate(ti, ntypes_, T(0), g0.data(), g.data());  // sw = 0 in an empty slot
     for (const AttentionLayer<T>& l : layers_) dpa1::attention_pad_row(l, attn_settings_, g.data());
     T* out = pad_term_.data() + static_cast<size_t>(ti) * 4 * m_;
@@ -364,6 +386,55 @@ void Dpa1Evaluator<T>::backward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) con
   }
 }
 
+/// The table of g(ŝ) with each neighbor's strip gate fused into T (se_a_tabulated.h): no
+/// per-neighbor G is stored; gr = dE/dR̂ and, with the smooth gate, dsw = dE/dsw per row.
+template <typename T>
+void Dpa1Evaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64_t n,
+                                       double* atom_energy, ChunkWorkspace<T>& w) const {
+  const int64_t rows = w.row_begin[n], dim = fitting_->in_dim();
+  const T inv = T(1) / static_cast<T>(nnei_);
+  grow(w.tmat, n * 4 * m_);
+  grow(w.d, n * dim);
+  grow(w.gd, n * dim);
+  grow(w.gt, 4 * m_);
+  grow(w.gr, rows * 4);
+  w.dsw.assign(rows, T(0));
+  w.gate.resize(rows);
+  w.gate_f.resize(rows);
+  w.ones.assign(rows, uint8_t(1));
+  for (int64_t k = 0; k < rows; ++k) {
+    w.gate[k] = gate_row(ti, w.ntype[k]);
+    w.gate_f[k] = smooth_ ? w.sw[k] : T(1);
+  }
+  const T* pt = pad_term_.data() + static_cast<size_t>(ti) * 4 * m_;
+  TableCounts counts;
+  for (int64_t a = 0; a < n; ++a) {
+    T* tm = w.tmat.data() + a * 4 * m_;
+    const T npad = static_cast<T>(w.npad[a]) * inv;
+    for (int64_t k = 0; k < 4 * m_; ++k) tm[k] = npad * pt[k];
+    const int64_t r0 = w.row_begin[a];
+    const Gate<T> gate{w.gate.data() + r0, w.gate_f.data() + r0};
+    table_->accumulate(0, w.row_begin[a + 1] - r0, w.r.data() + r0 * 4, w.ones.data() + r0,
+                       inv, tm, counts, gate);
+    T* d = w.d.data() + a * dim;
+    se_a::descriptor<T>(m_, axis_, tm, d);  // D = Tᵀ T[:, :A]
+    if (concat_output_tebd_) std::copy_n(tebd_.data() + ti * tebd_dim_, tebd_dim_, d + m_ * axis_);
+  }
+  fitting_->evaluate(ti, centers, n, w.d.data(), atom_energy, w.gd.data(), w.fit);
+  for (int64_t a = 0; a < n; ++a) {
+    const int64_t r0 = w.row_begin[a], r1 = w.row_begin[a + 1];
+    if (r1 == r0) continue;
+    se_a::descriptor_backward<T>(m_, axis_, w.tmat.data() + a * 4 * m_, w.gd.data() + a * dim,
+                                 inv, w.gt.data());
+    const Gate<T> gate{w.gate.data() + r0, w.gate_f.data() + r0};
+    table_->backward(0, r1 - r0, w.r.data() + r0 * 4, w.ones.data() + r0, w.gt.data(),
+                     w.gr.data() + r0 * 4, gate, smooth_ ? w.dsw.data() + r0 : nullptr);
+  }
+  counts_[0] += counts.neighbors;
+  counts_[1] += counts.beyond_data;
+  counts_[2] += counts.beyond_table;
+}
+
 template <typename T>
 void Dpa1Evaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const {
   if (in.nnei != nnei_) throw InputError("neighbor table width differs from sel");
@@ -380,11 +451,15 @@ void Dpa1Evaluator<T>::evaluate(const PairInput& in, const PairOutput& out) cons
     // per-thread scratch kept between calls (OpenMP reuses its threads)
     static thread_local ChunkWorkspace<T> w;
     gather(centers, n, env, in, w);
-    embed_forward(ch.type, n, w);
-    descriptor_forward(ch.type, n, w);
-    grow(w.gd, n * fitting_->in_dim());
-    fitting_->evaluate(ch.type, centers, n, w.d.data(), out.atom_energy, w.gd.data(), w.fit);
-    backward(ch.type, n, w);
+    if (table_) {
+      tabulated_chunk(ch.type, centers, n, out.atom_energy, w);
+    } else {
+      embed_forward(ch.type, n, w);
+      descriptor_forward(ch.type, n, w);
+      grow(w.gd, n * fitting_->in_dim());
+      fitting_->evaluate(ch.type, centers, n, w.d.data(), out.atom_energy, w.gd.data(), w.fit);
+      backward(ch.type, n, w);
+    }
     for (int64_t k = 0; k < w.row_begin[n]; ++k) {
       std::copy_n(w.gr.data() + k * 4, 4, g_em.data() + w.slot[k] * 4);
       g_sw[w.slot[k]] = w.dsw[k];

@@ -13,6 +13,11 @@
 // Backward, given gt = dE/d(sum_rows r_cᵀ G) [4, M] (the scale folded in):
 //   dE/dr_c = sum_j G_j gt[c, j] + [c == 0] sum_j G'_j sum_c' r_c' gt[c', j]
 // with G and G' recomputed from the table.
+//
+// A DPA-1 strip branch (attn_layer 0) tabulates its geometric net g(ŝ) and passes a Gate:
+// G_j = g_j(ŝ) (1 + f gate_j), gate = embedding_strip(τ_j (, τ_i)) [M] per type pair (constant,
+// precomputed at load), f = sw(r) (smooth_type_embedding) or 1. The kernels then also use
+// dG/dŝ = g' (1 + f gate) and return dE/df = Σ_j g_j gate_j Σ_c r_c gt[c, j] per neighbor.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +29,14 @@
 
 namespace deepft {
 
+/// The strip gate of each slot (DPA-1; see above): rows[s] -> [m] gate, f[s] its factor.
+/// rows == nullptr: no gate (se_e2_a).
+template <typename T>
+struct Gate {
+  const T* const* rows = nullptr;
+  const T* f = nullptr;
+};
+
 /// The tables of every embedding net of a branch, in precision T.
 template <typename T>
 class TabulatedEmbedding {
@@ -33,13 +46,15 @@ class TabulatedEmbedding {
 
   /// t [4, m] += scale * Σ_rows rowᵀ G(row[0]) over the `n` slots of `em` ([n, 4], R̂) whose
   /// mask is set, with net `net`; counts the out-of-range inputs into `counts`.
+  /// With a gate, G is multiplied by (1 + f gate) per slot.
   void accumulate(int64_t net, int64_t n, const T* em, const uint8_t* mask, T scale, T* t,
-                  TableCounts& counts) const;
+                  TableCounts& counts, const Gate<T>& gate = {}) const;
 
   /// g_em [n, 4] = dE/dR̂ of the masked slots (others untouched) given gt [4, m], the
   /// gradient w.r.t. Σ rowᵀ G(row[0]) (the forward's scale already folded into gt).
+  /// With a gate and g_f: also g_f [n] = dE/df of the masked slots.
   void backward(int64_t net, int64_t n, const T* em, const uint8_t* mask, const T* gt,
-                T* g_em) const;
+                T* g_em, const Gate<T>& gate = {}, T* g_f = nullptr) const;
 
   /// g [m] = G(x) of net `net` (the constant term of empty slots).
   void value(int64_t net, T x, T* g) const;

@@ -1,6 +1,7 @@
 """``deepft compress`` end to end: the shortest neighbor distance from -t / --system or from an
 earlier compression, ``show`` says a file is compressed, bad options and inputs are one-line
-errors, a compressed file cannot seed training or a bias refit, DPA-1 is refused."""
+errors, a compressed file cannot seed training or a bias refit, DPA-1 strip without attention
+is compressed, other DPA-1 forms are refused."""
 
 from __future__ import annotations
 
@@ -66,11 +67,29 @@ def test_bad_options(model, tmp_path, water_dir, option, words):
     one_line_error(proc, *words)
 
 
-def test_dpa1_is_refused(tmp_path, water_dir):
-    path = write_dpa1_model(tmp_path / "dpa1.dft")
+@pytest.mark.parametrize("descriptor, words", [
+    ({"attn_layer": 2}, ["attn_layer 2", "attn_layer 0"]),
+    ({"attn_layer": 0, "tebd_input_mode": "concat"}, ["tebd_input_mode 'concat'", "strip"])])
+def test_dpa1_refused_unless_strip_without_attention(tmp_path, water_dir, descriptor, words):
+    path = write_dpa1_model(tmp_path / "dpa1.dft", **descriptor)
     proc = run_deepft("compress", "-i", str(path), "--system", str(water_dir / "data_0"),
                       cwd=tmp_path, check=False)
-    one_line_error(proc, "dpa1", "se_e2_a")
+    one_line_error(proc, "DPA-1", *words)
+
+
+def test_compress_dpa1_strip_without_attention(tmp_path, water_dir):
+    path = write_dpa1_model(tmp_path / "dpa1.dft", attn_layer=0)
+    run_deepft("compress", "-i", str(path), "-o", "c.dft", "--system",
+               str(water_dir / "data_0"), cwd=tmp_path)
+    small = read_model_file(tmp_path / "c.dft")
+    entry = small.header["branches"]["Default"]["compression"]
+    assert len(entry["nets"]) == 1 and entry["min_nbor_dist"] > 0.5, entry
+    table = small.tensors[entry["table_prefix"] + "table.0"]
+    assert table.shape == (entry["nets"][0]["n_fine"] + entry["nets"][0]["n_coarse"], 6, 8)
+    frames = load_frames(water_dir / "data_0", 1, ["O", "H"])
+    want, got = DeepPot(path).eval(*frames), DeepPot(tmp_path / "c.dft").eval(*frames)
+    assert np.abs(got[1] - want[1]).max() < 1e-6
+    assert abs(got[0][0] - want[0][0]) < 1e-6 * len(frames[2])
 
 
 def test_compressed_file_cannot_seed_training(model, tmp_path, water_dir):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.finite_diff import assert_forces_are_energy_gradient
 from support.frames import load_frames
 from support.models import ELEMENTS, build_energy_model, freeze_to, model_section
 from support.tolerances import COMPRESSED, FD_STEP, FINITE_DIFF, FLOAT32_KERNEL, STRICT
@@ -82,17 +83,8 @@ def test_forces_are_gradient_of_compressed_energy(tmp_path, water, water_dir):
     path = frozen(tmp_path, water, False)
     pot = DeepPot(compressed(path, water_dir, step=0.05))
     coord, box, atype = (water[0][:1].copy(), water[1][:1], water[2])
-    force = pot.eval(coord, box, atype)[1][0]
-    h = FD_STEP[torch.float64]
-    rng = np.random.default_rng(0)
-    for atom in rng.choice(len(atype), 4, replace=False):
-        for d in range(3):
-            plus, minus = coord.copy(), coord.copy()
-            plus[0, atom, d] += h
-            minus[0, atom, d] -= h
-            fd = -(pot.eval(plus, box, atype)[0][0] - pot.eval(minus, box, atype)[0][0]) / (2 * h)
-            assert abs(fd - force[atom, d]) < FINITE_DIFF[torch.float64], \
-                f"atom {atom} dim {d}: FD {fd:.9f} vs force {force[atom, d]:.9f}"
+    atoms = np.random.default_rng(0).choice(len(atype), 4, replace=False)
+    assert_forces_are_energy_gradient(pot, coord, box, atype, atoms)
 
 
 def test_close_pair_is_counted_and_forces_stay_gradients(tmp_path, water, water_dir):

@@ -38,6 +38,21 @@ def test_single_point_matches_deeppot_and_uncompressed(lmp_env, models):
             <= tol * 192, name
 
 
+def test_dpa1_single_point_matches_deeppot_and_uncompressed(lmp_env, tmp_path):
+    """A compressed DPA-1 model (strip, attn_layer 0) in pair_style deepft."""
+    from support.models import write_dpa1_model
+
+    plain = write_dpa1_model(tmp_path / "d.dft", attn_layer=0, seed=4)
+    small = compress(plain, tmp_path / "dc.dft", systems=[str(DATA_ROOT / "water" / "data_0")])
+    sp = single_point(lmp_env, WATER_LAMMPS_DATA, str(small))
+    for path, tol in ((small, STRICT), (plain, COMPRESSED)):
+        e, f, _ = DeepPot(path).eval(sp.coord[None], sp.box[None], sp.types - 1)
+        assert abs(sp.energy - e[0]) <= tol * max(1.0, abs(e[0])), (path, sp.energy, e[0])
+        err = np.abs(sp.force - f[0]).max()
+        assert err <= tol, f"{path}: forces differ by {err:.3e}"
+    assert DeepPot(small).compressed
+
+
 MD = """units metal
 boundary p p p
 atom_style atomic

@@ -96,15 +96,42 @@ def test_multitask_descriptor_tabulated_once(tmp_path, water_dir):
         assert np.abs(got[1] - want[1]).max() < 1e-6, branch
 
 
-def test_compressed_dpa1_branch_is_refused(tmp_path, compressed):
-    """A crafted file whose DPA-1 branch claims a table: the reader names the field."""
+@pytest.fixture(scope="module")
+def compressed_dpa1(tmp_path_factory):
+    """A compressed DPA-1 strip model without attention: (header, tensors)."""
     from support.models import write_dpa1_model
 
-    dpa1 = read_model_file(write_dpa1_model(tmp_path / "d.dft"))
-    header = {k: v for k, v in dpa1.header.items()
-              if k not in ("tensors", "blob_nbytes", "format_version")}
-    header["branches"]["Default"]["compression"] = \
-        compressed[0]["branches"]["Default"]["compression"]
-    path = write_model_file(tmp_path / "edited.dft", header, dict(dpa1.tensors))
-    with pytest.raises(ModelFileError, match="compression.*only se_e2_a"):
+    folder = tmp_path_factory.mktemp("hostile_dpa1")
+    plain = read_model_file(write_dpa1_model(folder / "d.dft", attn_layer=0))
+    return compress_frozen(plain, min_nbor_dist=0.9, step=0.05, extrapolate=3.0,
+                           check_frequency=-1)
+
+
+DPA1_CASES = {
+    "unedited": (lambda d, z, t: None, None),
+    "two tables for one net": (lambda d, z, t: z["nets"].append(dict(z["nets"][0])),
+                               "compression.nets"),
+    "attention layers": (lambda d, z, t: d.__setitem__("attn_layer", 1), "attn_layer 1"),
+    "concat": (lambda d, z, t: d.__setitem__("tebd_input_mode", "concat"), "'concat'"),
+    "table of wrong width": (lambda d, z, t: t.__setitem__(
+        z["table_prefix"] + "table.0", t[z["table_prefix"] + "table.0"][:, :, :5].copy()),
+        "table.0"),
+    "missing table": (lambda d, z, t: t.pop(z["table_prefix"] + "table.0"), "table.0"),
+}
+
+
+@pytest.mark.parametrize("case", list(DPA1_CASES))
+def test_bad_compressed_dpa1_branch_is_named(tmp_path, compressed_dpa1, case):
+    """A compressed DPA-1 branch is validated like se_e2_a's: one table (the geometric net),
+    and only with attn_layer 0 and tebd_input_mode "strip"."""
+    edit, field = DPA1_CASES[case]
+    header, tensors = copy.deepcopy(compressed_dpa1[0]), dict(compressed_dpa1[1])
+    branch = header["branches"]["Default"]
+    edit(branch["descriptor"], branch["compression"], tensors)
+    path = write_model_file(tmp_path / "edited.dft", header, tensors)
+    if field is None:
+        assert DeepPot(path).compressed
+        return
+    with pytest.raises(ModelFileError, match=field.replace(".", r"\.")) as err:
         DeepPot(path)
+    assert str(path) in str(err.value), f"{case}: {err.value}"
