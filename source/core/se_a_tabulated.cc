@@ -142,6 +142,36 @@ Located<T>& scratch() {
   return l;
 }
 
+// The masked slots of one neighbor block gathered for a kernel (this thread's scratch):
+// interval coefficients and offsets from `locate(ŝ)`, R̂ rows times `scale`, held flags, slot
+// indices and, for gated tables, the gate rows and factors.
+template <typename T, typename Locate>
+Located<T>& gather(int64_t n, const T* em, const uint8_t* mask, T scale, const Gate<T>& gate,
+                   Locate&& locate) {
+  Located<T>& l = scratch<T>();
+  l.c.clear();
+  l.t.clear();
+  l.r.clear();
+  l.held.clear();
+  l.slot.clear();
+  l.gate.clear();
+  l.f.clear();
+  for (int64_t s = 0; s < n; ++s) {
+    if (!mask[s]) continue;
+    if (gate.rows) {
+      l.gate.push_back(gate.rows[s]);
+      l.f.push_back(gate.f[s]);
+    }
+    const auto w = locate(em[4 * s]);
+    l.c.push_back(w.c);
+    l.t.push_back(w.t);
+    l.held.push_back(static_cast<uint8_t>(w.held));
+    l.slot.push_back(s);
+    for (int c = 0; c < 4; ++c) l.r.push_back(scale * em[4 * s + c]);
+  }
+  return l;
+}
+
 }  // namespace
 
 template <typename T>
@@ -206,27 +236,13 @@ void TabulatedEmbedding<T>::accumulate(int64_t net, int64_t n, const T* em, cons
                                        T scale, T* t, TableCounts& counts,
                                        const Gate<T>& gate) const {
   const Net& tab = nets_[net];
-  Located<T>& l = scratch<T>();
-  l.c.clear();
-  l.t.clear();
-  l.r.clear();
-  l.gate.clear();
-  l.f.clear();
-  for (int64_t s = 0; s < n; ++s) {
-    if (!mask[s]) continue;
-    if (gate.rows) {
-      l.gate.push_back(gate.rows[s]);
-      l.f.push_back(gate.f[s]);
-    }
-    const T x = em[4 * s];
+  Located<T>& l = gather(n, em, mask, scale, gate, [&](T x) {
     const Where w = locate(tab, x);
     counts.neighbors += 1;
     counts.beyond_data += !(x < tab.upper);
     counts.beyond_table += w.held;
-    l.c.push_back(w.c);
-    l.t.push_back(w.t);
-    for (int c = 0; c < 4; ++c) l.r.push_back(scale * em[4 * s + c]);
-  }
+    return w;
+  });
   const Gate<T> g{gate.rows ? l.gate.data() : nullptr, l.f.data()};
   forward_kernel(static_cast<int64_t>(l.t.size()), m_, l.c.data(), l.t.data(), l.r.data(), g, t);
 }
@@ -235,27 +251,7 @@ template <typename T>
 void TabulatedEmbedding<T>::backward(int64_t net, int64_t n, const T* em, const uint8_t* mask,
                                      const T* gt, T* g_em, const Gate<T>& gate, T* g_f) const {
   const Net& tab = nets_[net];
-  Located<T>& l = scratch<T>();
-  l.c.clear();
-  l.t.clear();
-  l.r.clear();
-  l.held.clear();
-  l.slot.clear();
-  l.gate.clear();
-  l.f.clear();
-  for (int64_t s = 0; s < n; ++s) {
-    if (!mask[s]) continue;
-    if (gate.rows) {
-      l.gate.push_back(gate.rows[s]);
-      l.f.push_back(gate.f[s]);
-    }
-    const Where w = locate(tab, em[4 * s]);
-    l.c.push_back(w.c);
-    l.t.push_back(w.t);
-    l.held.push_back(w.held);
-    l.slot.push_back(s);
-    for (int c = 0; c < 4; ++c) l.r.push_back(em[4 * s + c]);
-  }
+  Located<T>& l = gather(n, em, mask, T(1), gate, [&](T x) { return locate(tab, x); });
   const int64_t rows = static_cast<int64_t>(l.slot.size());
   l.out.resize(static_cast<size_t>(4 * rows));
   l.gf.resize(static_cast<size_t>(rows));
