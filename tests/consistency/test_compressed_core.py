@@ -5,7 +5,8 @@ Random weights with statistics from the data (support.models), both embedding la
 and float32; the table range comes from the water data's shortest neighbor distance. Also:
 the error falls as --step shrinks, forces are the finite-difference gradient of the compressed
 energy, neighbors closer than the training data are counted, a multitask descriptor is
-tabulated once.
+tabulated once, and the core on a coarse table equals the torch model with its nets replaced
+by that table (STRICT).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 from support.finite_diff import assert_forces_are_energy_gradient
 from support.frames import load_frames
 from support.models import ELEMENTS, build_energy_model, freeze_to, model_section
-from support.tolerances import COMPRESSED, FD_STEP, FINITE_DIFF, FLOAT32_KERNEL, STRICT
+from support.table_oracle import COARSE_STEP, assert_core_equals_table_oracle
+from support.tolerances import COMPRESSED, FD_STEP, FINITE_DIFF, FLOAT32_KERNEL
 
 from deepft.commands.compress import compress
 from deepft.infer import DeepPot
@@ -126,58 +128,14 @@ def test_ase_calculator_takes_compressed_file(tmp_path, water, water_dir):
     assert np.abs(atoms.get_forces() - f[0]).max() <= COMPRESSED
 
 
-class TableNet(torch.nn.Module):
-    """Torch oracle of one tabulated net (deepft.compress.table's layout): G and dG/dŝ."""
-
-    def __init__(self, coef: np.ndarray, grid):
-        super().__init__()
-        self.grid, self.starts = grid, grid.starts()
-        self.coef = torch.as_tensor(np.asarray(coef))
-
-    def forward_tangent(self, x, fused=True):
-        xd = x[..., 0].detach().numpy()
-        q = np.clip(np.searchsorted(self.starts, xd, side="right") - 1, 0, len(self.starts) - 1)
-        inside = torch.as_tensor((xd >= self.grid.lower) & (xd < self.grid.xmax))
-        t = x[..., 0] - torch.as_tensor(self.starts[q])
-        end = torch.as_tensor(np.where(xd < self.grid.lower, 0.0, self.grid.widths()[q]))
-        t = torch.where(inside, t, end)[..., None]
-        c = self.coef[torch.as_tensor(q)]  # ... x 6 x M
-        val, der = c[..., 5, :], 5 * c[..., 5, :]
-        for p in range(4, -1, -1):
-            val = val * t + c[..., p, :]
-            if p:
-                der = der * t + p * c[..., p, :]
-        return val, torch.where(inside[..., None], der, torch.zeros_like(der))
-
-    def forward(self, x):
-        return self.forward_tangent(x)[0]
-
-
 @pytest.mark.parametrize("type_one_side", [True, False])
 def test_core_equals_torch_oracle_of_the_table(tmp_path, water, water_dir, type_one_side):
-    """A coarse table (step 1: far from the nets, ~1e-4 eV/Å) evaluated by the C++ core
-    equals the torch model whose embedding nets are replaced by the same table."""
-    from support.models import torch_predict
-
-    from deepft.compress.table import Grid
-    from deepft.io.model_file import read_model_file
-
+    """A coarse table (COARSE_STEP: far from the nets) evaluated by the C++ core equals the
+    torch model whose embedding nets are replaced by the same table: energy, forces, virial,
+    atomic energies and virials (support.table_oracle)."""
     coord, box, atype = water
     model = build_energy_model(model_section(type_one_side),
                                [{"coord": coord, "box": box, "atype": atype}], seed=3)
     path = freeze_to(model, tmp_path / "m.dft")
-    small = compressed(path, water_dir, step=1.0)
-    z = read_model_file(small)
-    entry = z.branch()["compression"]
-    model.descriptor.embeddings = torch.nn.ModuleList([
-        TableNet(z.tensors[f"{entry['table_prefix']}table.{k}"],
-                 Grid(e["lower"], entry["step"], e["n_fine"], e["n_coarse"]))
-        for k, e in enumerate(entry["nets"])])
-    want = torch_predict(model, coord, box, atype)
-    got = DeepPot(small).eval(coord, box, atype)
-    plain = DeepPot(path).eval(coord, box, atype)
-    case = f"type_one_side={type_one_side}"
-    assert np.abs(plain[1] - want["force"]).max() > 100 * STRICT, f"{case}: table too fine"
-    assert np.abs(got[0] - want["energy"]).max() <= STRICT * len(atype), case
-    assert np.abs(got[1] - want["force"]).max() <= STRICT, case
-    assert np.abs(got[2] - want["virial"]).max() <= STRICT * len(atype), case
+    assert_core_equals_table_oracle(model, compressed(path, water_dir, step=COARSE_STEP), water,
+                                    f"se_e2_a type_one_side={type_one_side}")

@@ -2,7 +2,9 @@
 g(ŝ) tabulated, the type gate E(τ) a constant per type pair) against the uncompressed one, on
 real water frames: both type_one_side layouts, smooth_type_embedding on and off (the smooth
 gate w = sw(r) adds a dependence on r), concat_output_tebd on and off, float64 and float32;
-forces are the finite-difference gradient of the compressed energy."""
+forces are the finite-difference gradient of the compressed energy. Exactly (STRICT): the C++
+core on a coarse table equals the torch model with g replaced by that table, both
+type_one_side layouts, smooth or not."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from support.finite_diff import assert_forces_are_energy_gradient
 from support.frames import load_frames
 from support.models import ELEMENTS, build_energy_model, dpa1_model_section, freeze_to
+from support.table_oracle import COARSE_STEP, assert_core_equals_table_oracle
 from support.tolerances import COMPRESSED, FLOAT32_KERNEL
 
 from deepft.commands.compress import compress
@@ -24,13 +27,17 @@ def water(water_dir):
     return load_frames(water_dir / "data_0", 2, ELEMENTS)
 
 
-def frozen_dpa1(tmp_path, water, precision="float64", **descriptor):
+def dpa1_model(water, precision="float64", **descriptor):
     """A DPA-1 strip model without attention, statistics from the water frames."""
     coord, box, atype = water
     section = dpa1_model_section(precision, attn_layer=0, tebd_input_mode="strip",
                                  **descriptor)
-    model = build_energy_model(section, [{"coord": coord, "box": box, "atype": atype}], seed=5)
-    return freeze_to(model, tmp_path / f"dpa1_{precision}.dft")
+    return build_energy_model(section, [{"coord": coord, "box": box, "atype": atype}], seed=5)
+
+
+def frozen_dpa1(tmp_path, water, precision="float64", **descriptor):
+    return freeze_to(dpa1_model(water, precision, **descriptor),
+                     tmp_path / f"dpa1_{precision}.dft")
 
 
 def compressed(path, water_dir, step=0.01):
@@ -88,3 +95,17 @@ def test_dpa1_error_shrinks_with_step(tmp_path, water, water_dir):
     errors = [diffs(ref, DeepPot(compressed(path, water_dir, step)).eval(*water),
                     len(water[2]))[1] for step in (0.4, 0.1)]
     assert errors[0] > 100 * errors[1] > 0, f"force errors by step: {errors}"
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+@pytest.mark.parametrize("type_one_side", [True, False])
+def test_core_equals_torch_oracle_of_the_table(tmp_path, water, water_dir, type_one_side,
+                                               smooth):
+    """A coarse table of g(ŝ) (COARSE_STEP: far from the net) evaluated by the C++ core
+    (type gate fused into the table kernel) equals the torch DPA-1 model whose geometric net
+    g is replaced by the same table (the model's own strip gate, sw factor and contraction):
+    energy, forces, virial, atomic energies and virials (support.table_oracle)."""
+    model = dpa1_model(water, type_one_side=type_one_side, smooth_type_embedding=smooth)
+    path = freeze_to(model, tmp_path / "dpa1.dft")
+    assert_core_equals_table_oracle(model, compressed(path, water_dir, step=COARSE_STEP), water,
+                                    f"dpa1 type_one_side={type_one_side} smooth={smooth}")

@@ -5,6 +5,7 @@
 - :mod:`support.frames`: frames of deepmd/npy systems as numpy or torch arrays.
 - :mod:`support.systems`: writable or modified copies of deepmd/npy systems.
 - :mod:`support.models`: small torch models (random weights, data-like statistics).
+- :mod:`support.table_oracle`: torch oracle of a compressed model (nets -> tables).
 - :mod:`support.model_files`: random ``model.dft`` files written with numpy alone.
 - :mod:`support.training`: in-process ``deepft train`` (config -> tasks -> model -> Trainer).
 - :mod:`support.cli`: the ``python -m deepft`` runner and small real water inputs.
