@@ -6,6 +6,8 @@
 - :func:`pair_displacements`: ``r_ij`` from coordinates with a fast, twice-differentiable
   backward (forces and virial through the compiled force reduction).
 - :func:`prod_force`, :func:`prod_virial`: pair gradients -> forces and virials (inference).
+- ``deepft.ops.embedding``: fused loops of the training step (tanh layer in forward mode,
+  se_e2_a contractions) with first-order backwards.
 
 ``deepft.ops.reference`` holds the pure-torch oracle the kernels are tested against.
 """

@@ -11,6 +11,7 @@ void bind_all(pybind11::module_& m) {
   bind_env_mat(m);
   bind_prod(m);
   bind_core(m);
+  bind_train(m);
 }
 
 }  // namespace deepft::python

@@ -24,6 +24,8 @@ void bind_env_mat(pybind11::module_& m);
 void bind_prod(pybind11::module_& m);
 /// Native inference core (deepft._core.infer); defined in bind_core.cc (inference helper).
 void bind_core(pybind11::module_& m);
+/// Fused loops of the training step (deepft._core.train); defined in bind_train.cc.
+void bind_train(pybind11::module_& m);
 
 /// Raises ValueError / MemoryError / RuntimeError for a failed Status.
 inline void check(const Status& st) {

@@ -33,6 +33,7 @@ from deepft.model import _ops
 from deepft.model.descriptor.geometry import center_types, displacements
 from deepft.model.descriptor.stats import StatisticsBuffers, env_mat_stats
 from deepft.model.network import EmbeddingNet, derive_seed, get_dtype
+from deepft.ops import embedding as embedding_ops
 
 
 class PairGeometry:
@@ -183,7 +184,7 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
         blocks = self._embed(em_rows, groups, trim.keep, fused=not keep_graph)
         tmat = None
         for blk in blocks:
-            part = torch.bmm(blk.env.transpose(1, 2), blk.g)  # rows x 4 x M
+            part = embedding_ops.env_contract(blk.env, blk.g)  # rows x 4 x M
             tmat = _place(tmat, part, blk.rows, nfl)
         if tmat is None:
             tmat = em_rows.new_zeros(nfl, 4, self.neuron[-1])
@@ -215,10 +216,7 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
             for blk in geo.blocks:
                 if blk.rows != (start, stop):
                     continue
-                a_t = amat[start:stop].transpose(1, 2)  # rows x M x 4
-                direct = torch.bmm(blk.g, a_t)  # rows x k x 4
-                through_s = (blk.env * torch.bmm(blk.gt, a_t)).sum(-1, keepdim=True)
-                parts.append(torch.cat([direct[..., :1] + through_s, direct[..., 1:]], -1))
+                parts.append(embedding_ops.pair_grad(blk.env, blk.g, blk.gt, amat[start:stop]))
             if parts:
                 grads.append(torch.cat(parts, dim=1))
         em = geo.em
@@ -255,7 +253,7 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
             for t in range(self.ntypes):
                 if keep[t] == 0:
                     continue
-                env = rows[:, offsets[t]:offsets[t + 1], :]  # rows x k_t x 4
+                env = rows[:, offsets[t]:offsets[t + 1], :].contiguous()  # rows x k_t x 4
                 net = self.embeddings[t if ti is None else self.net_index(ti, t)]
                 g, gt = net.forward_tangent(env[:, :, :1], fused)  # rows x k_t x M (both)
                 blocks.append(_Block((start, stop), env, g, gt))
