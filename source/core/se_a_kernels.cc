@@ -172,13 +172,10 @@ using RbtFn = void (*)(int64_t, int64_t, const T*, const T*, const T*, const T*,
 
 template <typename T>
 RbtFn<T> pick_rbt() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq")) {
-    return &rbt_v4<T>;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &rbt_v3<T>;
+#ifdef DEEPFT_X86_LEVELS
+  const int level = simd_level();
+  if (level == 4) return &rbt_v4<T>;
+  if (level == 3) return &rbt_v3<T>;
 #endif
   return &rbt_base<T>;
 }

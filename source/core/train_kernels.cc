@@ -288,13 +288,10 @@ using GemmFn = void (*)(bool, int64_t, int64_t, int64_t, const T*, int64_t, int6
 
 template <typename T>
 GemmFn<T> pick_gemm() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(__clang__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq")) {
-    return &gemm_v4<T>;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemm_v3<T>;
+#ifdef DEEPFT_X86_LEVELS
+  const int level = simd_level();
+  if (level == 4) return &gemm_v4<T>;
+  if (level == 3) return &gemm_v3<T>;
 #endif
   return &gemm_base<T>;
 }
