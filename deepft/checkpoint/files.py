@@ -51,13 +51,18 @@ def save_checkpoint(state: dict, prefix: str, step: int, max_keep: int) -> Path:
     return target
 
 
+def _stamped(fields: dict) -> dict:
+    """``fields`` under this version's format header (replacing any header they carry)."""
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__}
+    return {**header, **{k: v for k, v in fields.items() if k not in header}}
+
+
 def converted_deepmd_checkpoint(model, *, on_the_fly: bool = True) -> dict:
     """A validated deepft checkpoint holding DeePMD-kit ``model`` (deepft.convert.DeepmdModel);
     ``on_the_fly``: say in the log that a command is using it in place of a deepft file."""
     from deepft.convert.deepmd import deepft_checkpoint
 
-    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
-             **deepft_checkpoint(model)}
+    state = _stamped(deepft_checkpoint(model))
     check_fields(state, model.path)
     if on_the_fly:
         log.info("%s is a DeePMD-kit %s: converted on the fly to deepft's model (same "
@@ -72,9 +77,7 @@ def write_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     """Write checkpoint fields ``state`` (config, model, step, ...) to ``path`` atomically."""
     import torch
 
-    state = {"format": FORMAT, "format_version": FORMAT_VERSION, "deepft_version": __version__,
-             **{k: v for k, v in state.items() if k not in ("format", "format_version",
-                                                           "deepft_version")}}
+    state = _stamped(state)
     path = Path(path)
     atomic_write(path, lambda fh: torch.save(state, fh))
     return path
