@@ -224,11 +224,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--deepmd-dir", type=Path)
     venv = os.environ.get("DEEPFT_DEEPMD_VENV")  # tests/benchmarks/deepmd_env.sh VENV
+    # required unless the venv variable gives them, or this process is the eval worker
+    needed = venv is None and "--worker" not in sys.argv
     p.add_argument("--deepmd-python", default=f"{venv}/bin/python" if venv else None,
-                   required=venv is None,
+                   required=needed,
                    help="python of the DeePMD-kit venv (default: $DEEPFT_DEEPMD_VENV/bin/python)")
     p.add_argument("--deepmd-lmp", type=Path, default=Path(f"{venv}/bin/lmp") if venv else None,
-                   required=venv is None,
+                   required=needed,
                    help="lmp of the DeePMD-kit venv (default: $DEEPFT_DEEPMD_VENV/bin/lmp)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--sizes", type=int, nargs="+", default=list(LMP_STEPS))
