@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepft._device import upload
 from deepft.model import _ops
 from deepft.model.descriptor.se_e2_a import DescrptSeA, PairGeometry
 from deepft.model.fitting.energy import EnergyFitting
@@ -53,17 +54,44 @@ class EnergyModel(nn.Module):
     def get_sel(self) -> list[int]:
         return self.descriptor.get_sel()
 
-    def build_nlist(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor):
-        """Neighbor list for this model's rcut/sel (computed outside autograd, on the CPU)."""
-        x = coord.detach().cpu().to(torch.float64).numpy()
-        b = None if box is None else box.detach().cpu().to(torch.float64).numpy().reshape(-1, 9)
-        at = atype.detach().cpu().numpy().astype(np.int64)
-        if at.ndim == 2 and not (at == at[:1]).all():
-            raise ValueError("frames of one call must share atom types (one system per batch)")
-        at = at.reshape(-1, x.shape[1])[0]
+    def build_nlist(self, coord: torch.Tensor, box: torch.Tensor | None, atype,
+                    check_overflow: bool = True):
+        """Neighbor list for this model's rcut/sel, built outside autograd where ``coord``
+        lives: the CPU kernels for CPU tensors, the CUDA kernels for CUDA tensors (nothing
+        read back to the host; see deepft.ops.build_nlist for ``check_overflow``).
+
+        coord ``nframes x nloc x 3`` (Å), box ``nframes x 9`` or None, atype ``nloc`` or
+        ``nframes x nloc`` (every frame the same types). A host atype (numpy or CPU tensor) is
+        checked on the host and its per-type center counts are recorded
+        (``NeighborList.center_counts``), so that a CUDA step never reads types back.
+        """
+        nloc = coord.shape[1]
+        on_host = not torch.is_tensor(atype) or atype.device.type == "cpu"
+        counts = None
+        if on_host:
+            at = np.asarray(atype.detach() if torch.is_tensor(atype) else atype).astype(np.int64)
+            if at.ndim == 2 and not (at == at[:1]).all():
+                raise ValueError("frames of one call must share atom types (one system per batch)")
+            frames = coord.shape[0] if at.ndim == 1 else at.shape[0]
+            at = at.reshape(-1, nloc)[0]
+            if (at >= 0).all():
+                counts = tuple(frames * np.bincount(at, minlength=self.descriptor.get_ntypes()))
+            types = at
+        else:
+            types = atype.reshape(-1, nloc)[0]
         if self.descriptor.mixed_types:  # one block: every type is 0
-            at = np.where(at >= 0, 0, at)
-        return _ops.build_nlist(x, b, at, self.get_rcut(), self.get_sel())
+            types = np.where(types >= 0, 0, types) if on_host else torch.clamp(types, max=0)
+        if coord.is_cuda:  # float64 positions, as on the CPU: the same neighbors at ties
+            x = coord.detach().to(torch.float64)
+            b = None if box is None else box.detach().to(torch.float64).reshape(-1, 9)
+            types = upload(types, coord.device) if on_host else types
+        else:
+            x = coord.detach().cpu().to(torch.float64).numpy()
+            b = None if box is None else box.detach().cpu().to(torch.float64).numpy().reshape(-1, 9)
+            types = types if on_host else types.cpu().numpy()
+        result = _ops.build_nlist(x, b, types, self.get_rcut(), self.get_sel(), check_overflow)
+        result.center_counts = None if counts is None else tuple(int(c) for c in counts)
+        return result
 
     def forward(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor,
                 nlist=None, do_atomic_virial: bool = False) -> dict[str, torch.Tensor]:

@@ -33,8 +33,8 @@ def _core():
 
 
 def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
-    """build_nlist for CUDA tensors: ``(nlist, image, max_neighbors, type_counts)``, CUDA
-    tensors but max_neighbors (host), for deepft.ops.neighbor.build_nlist to wrap."""
+    """build_nlist for CUDA tensors: ``(nlist, image, max_neighbors, type_counts)``, all CUDA
+    tensors (nothing is read back), for deepft.ops.neighbor.build_nlist to wrap."""
     core = _core()
     dev = coord.device
     coord = coord.detach().contiguous()
@@ -57,7 +57,7 @@ def build_nlist_cuda(coord, box, atype, rcut: float, sel: tuple[int, ...]):
     with torch.cuda.device(dev):
         fn(coord, box, atype, rcut, np.asarray(sel, dtype=np.int64), nlist, image=image,
            max_neighbors=max_nei, type_counts=counts, stream=_stream(dev))
-    return nlist, image, max_nei.cpu(), counts
+    return nlist, image, max_nei, counts
 
 
 def env_mat_call(op: int, rij, mask, center_type, davg, dstd, rcut, rcut_smth, a=None, b=None):

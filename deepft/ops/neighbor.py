@@ -10,7 +10,9 @@ Two products:
   (both directions; neighbor position ``positions[j] + S @ cell``).
 
 Lengths in Å. numpy in -> numpy out; :func:`build_nlist` also accepts torch tensors (CPU or
-CUDA) and then returns torch tensors on the same device.
+CUDA) and then returns torch tensors on the same device. On CUDA nothing is copied to the host
+(``max_neighbors`` stays on the device too), so a training step that builds its list there does
+not wait for the GPU unless it asks for the overflow check.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class NeighborList:
         type_counts: ``nframes x nloc x ntypes`` int64, neighbors of each type per atom.
         sel: the sel the table was built with.
         rcut: cutoff radius (Å).
+        center_counts: number of centers of each atom type over all frames when the caller
+            knew it on the host (deepft.model.EnergyModel.build_nlist sets it), else None; lets
+            the descriptor group rows by center type without reading types back from a GPU.
     """
 
     nlist: Any
@@ -48,6 +53,7 @@ class NeighborList:
     type_counts: Any
     sel: tuple[int, ...]
     rcut: float
+    center_counts: tuple[int, ...] | None = None
 
     @property
     def overflow(self) -> bool:
@@ -65,7 +71,8 @@ def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
-def build_nlist(coord, box, atype, rcut: float, sel) -> NeighborList:
+def build_nlist(coord, box, atype, rcut: float, sel, check_overflow: bool = True
+                ) -> NeighborList:
     """Formatted neighbor table.
 
     Args:
@@ -75,6 +82,9 @@ def build_nlist(coord, box, atype, rcut: float, sel) -> NeighborList:
             that has and is no neighbor); ``nframes x nloc`` is accepted too.
         rcut: cutoff radius (Å); neighbors have ``|r_ij| < rcut``.
         sel: maximum number of neighbors kept per neighbor type.
+        check_overflow: log (once per sel) when an atom had more neighbors than sel. For CUDA
+            tensors this reads ``max_neighbors`` back (a device sync): a training loop passes
+            False and checks the running maximum when it reports (deepft.train.trainer).
     """
     sel = tuple(int(s) for s in sel)
     if _is_torch(coord) and coord.is_cuda:
@@ -96,9 +106,15 @@ def build_nlist(coord, box, atype, rcut: float, sel) -> NeighborList:
         )
     else:
         result = _build_numpy(coord, box, atype, float(rcut), sel)
+    if check_overflow:
+        warn_if_overflow(result)
+    return result
+
+
+def warn_if_overflow(result: NeighborList) -> None:
+    """Logs (once per sel and rcut) which atom had more neighbors than sel."""
     if result.overflow:
         _warn_overflow(result)
-    return result
 
 
 def _build_numpy(coord, box, atype, rcut: float, sel: tuple[int, ...]) -> NeighborList:
@@ -147,6 +163,21 @@ def _warn_overflow(result: NeighborList) -> None:
         "neighbors of these frames (logged once per sel)", atom, frame,
         int(counts[frame, atom, t]), t, result.rcut, t, result.sel[t], list(needed),
     )
+
+
+def warn_overflow_max(max_neighbors, sel: tuple[int, ...], rcut: float, where: str = "") -> None:
+    """Logs (once per sel and rcut) when the running maximum of neighbor counts over several
+    batches (``ntypes``, a tensor on any device or an array) exceeds sel."""
+    most = np.asarray(_to_numpy(max_neighbors)).reshape(-1)
+    key = (tuple(sel), float(rcut))
+    if key in _warned_overflow or not any(int(m) > s for m, s in zip(most, sel, strict=True)):
+        return
+    _warned_overflow.add(key)
+    needed = [max(int(m), s) for m, s in zip(most, sel, strict=True)]
+    log.warning("sel overflow%s: up to %s neighbors per type within rcut %g Å but sel = %s, so "
+                "the farthest were dropped; a sel of at least %s keeps all neighbors of the "
+                "frames seen (logged once per sel)", f" in {where}" if where else "",
+                most.tolist(), rcut, list(sel), needed)
 
 
 def _to_numpy(x):

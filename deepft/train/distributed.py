@@ -131,13 +131,14 @@ class DistInfo:
         dist.gather_object(obj, out, dst=0)
         return out
 
-    def any(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is true on at least one."""
+    def all_true(self, flags: torch.Tensor) -> list[bool]:
+        """``flags`` (1-d bool tensor) read to the host, each True only if it is True on every
+        rank: one transfer (and one all-reduce with several ranks)."""
         if not self.enabled:
-            return bool(flag)
-        t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=self._comm_device())
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
+            return [bool(f) for f in flags.cpu().tolist()]
+        t = flags.to(device=self._comm_device(), dtype=torch.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return [f > 0 for f in t.cpu().tolist()]
 
     def reduce_rmse(self, metrics: dict[str, float], nframes: int) -> dict[str, float]:
         """RMSE-type metrics of the whole global batch: ``sqrt(sum_r n_r m_r^2 / sum_r n_r)``."""

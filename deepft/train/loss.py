@@ -9,6 +9,8 @@
 with ``N`` the atom count of the batch's system; each term is multiplied by the batch's
 ``find_*`` flag, so absent labels contribute nothing. Reported metrics: ``rmse`` = sqrt(L),
 ``rmse_e`` per atom (eV), ``rmse_f`` (eV/Å), ``rmse_v`` per atom (eV), ``rmse_ae`` (eV).
+They stay float64 tensors on the training device (no GPU sync per step) until
+:func:`metric_values` reads them, once, when they are reported.
 
 ``stage_splits`` (deepft) replaces the e/f prefactors by fixed per-stage values from the given
 start step on: a two-stage schedule used in fine-tuning (e.g. forces first, then energies).
@@ -22,7 +24,8 @@ TERMS = ("e", "f", "v", "ae", "pf")
 
 
 class EnergyLoss:
-    """Callable ``loss(pred, label, lr, step) -> (loss, metrics)``."""
+    """Callable ``loss(pred, label, lr, step) -> (loss, metrics)``; metrics are 0-d float64
+    tensors (see :func:`metric_values`)."""
 
     def __init__(self, cfg: dict, start_lr: float):
         self.start_lr = float(start_lr)
@@ -46,17 +49,17 @@ class EnergyLoss:
         return self.start[term] != 0.0 or self.limit[term] != 0.0
 
     def __call__(self, pred: dict, label: dict, lr: float, step: int
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``pred``/``label`` tensors: energy ``nf``, force ``nf x N x 3``, virial ``nf x 9``."""
         pref = self.prefactors(lr, step)
         natoms = pred["force"].shape[1]
         atom_norm = 1.0 / natoms
         loss = pred["energy"].new_zeros(())
-        metrics: dict[str, float] = {}
+        metrics: dict[str, torch.Tensor] = {}
         if self.has("e"):
             l2 = torch.mean(torch.square(pred["energy"] - label["energy"]))
             loss = loss + atom_norm * pref["e"] * float(label["find_energy"]) * l2
-            metrics["rmse_e"] = l2.detach().sqrt().item() * atom_norm
+            metrics["rmse_e"] = _rms(l2) * atom_norm
         if self.has("f") or self.has("pf"):
             diff_f = label["force"] - pred["force"]
             l2 = torch.mean(torch.square(diff_f))
@@ -65,14 +68,29 @@ class EnergyLoss:
             if self.has("pf"):
                 weighted = torch.mean(label["atom_pref"][..., None] * torch.square(diff_f))
                 loss = loss + pref["pf"] * float(label["find_atom_pref"]) * weighted
-            metrics["rmse_f"] = l2.detach().sqrt().item()
+            metrics["rmse_f"] = _rms(l2)
         if self.has("v") and float(label["find_virial"]) > 0:
             l2 = torch.mean(torch.square(pred["virial"] - label["virial"]))
             loss = loss + atom_norm * pref["v"] * float(label["find_virial"]) * l2
-            metrics["rmse_v"] = l2.detach().sqrt().item() * atom_norm
+            metrics["rmse_v"] = _rms(l2) * atom_norm
         if self.has("ae") and float(label["find_atom_ener"]) > 0:
             l2 = torch.mean(torch.square(pred["atom_energy"] - label["atom_ener"]))
             loss = loss + pref["ae"] * float(label["find_atom_ener"]) * l2
-            metrics["rmse_ae"] = l2.detach().sqrt().item()
-        metrics["rmse"] = loss.detach().sqrt().item()
+            metrics["rmse_ae"] = _rms(l2)
+        metrics["rmse"] = _rms(loss)
         return loss, metrics
+
+
+def _rms(mean_square: torch.Tensor) -> torch.Tensor:
+    """sqrt of a detached mean square in float64 (as the host float it used to be read into)."""
+    return mean_square.detach().sqrt().to(torch.float64)
+
+
+def metric_values(metrics: dict) -> dict[str, float]:
+    """The metrics as host floats, read from the device in one transfer (floats pass through)."""
+    names = [k for k, v in metrics.items() if torch.is_tensor(v)]
+    values = dict(metrics)
+    if names:
+        host = torch.stack([metrics[k].reshape(()) for k in names]).cpu().tolist()
+        values.update(zip(names, host, strict=True))
+    return {k: float(v) for k, v in values.items()}

@@ -21,13 +21,15 @@ import time
 import numpy as np
 import torch
 
+from deepft import _device
 from deepft._atomic import atomic_write
 from deepft.checkpoint import save_checkpoint
 from deepft.errors import TrainingError
+from deepft.ops.neighbor import warn_overflow_max
 from deepft.train.batch import to_tensors
 from deepft.train.distributed import DistInfo, configure_matmul_precision, wrap_ddp
 from deepft.train.lcurve import LcurveWriter, metric_columns
-from deepft.train.loss import EnergyLoss
+from deepft.train.loss import EnergyLoss, metric_values
 from deepft.train.lr import build_lr
 from deepft.train.setup import TaskData
 
@@ -74,6 +76,7 @@ class Trainer:
         self.tensorboard = (TensorboardLog(self.tr)
                             if self.tr["tensorboard"] and self.dist.is_main else None)
         self.local_frames = 0  # frames of this rank's slice in the last training batch
+        self.neighbors_seen: dict[str, tuple] = {}  # branch -> (max neighbors, sel, rcut)
 
     # ---- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -133,16 +136,33 @@ class Trainer:
     def evaluate(self, branch: str, batch: dict, lr: float, training: bool):
         data = to_tensors(batch, self.dtype, self.device)
         model = self.branch_model(branch)
-        nlist = None
-        if self.device.type != "cpu":  # neighbor search on the host batch: no device->host copy
-            host = to_tensors({k: batch.get(k) for k in ("coord", "box", "atype")}, self.dtype,
-                              torch.device("cpu"))
-            nlist = model.build_nlist(host["coord"], host["box"], host["atype"])
+        nlist = self.neighbor_list(branch, model, data, batch)
         if training and self.ddp is not None:
             pred = self.ddp(branch, data["coord"], data["box"], data["atype"], nlist)
         else:
             pred = model(data["coord"], data["box"], data["atype"], nlist=nlist)
         return self.losses[branch](pred, data, lr, self.step)
+
+    def neighbor_list(self, branch: str, model, data: dict, batch: dict):
+        """The batch's neighbor list, built on the training device (CUDA kernels on a GPU),
+        with the batch's host types so that nothing is read back. On a GPU the sel-overflow
+        check is deferred: the largest neighbor counts are kept on the device and checked when
+        metrics are reported (:meth:`check_neighbors`)."""
+        deferred = _device.host_read_syncs(data["coord"])
+        nlist = model.build_nlist(data["coord"], data["box"], batch["atype"],
+                                  check_overflow=not deferred)
+        if deferred:
+            seen = self.neighbors_seen.get(branch)
+            most = torch.as_tensor(nlist.max_neighbors)
+            most = most if seen is None else torch.maximum(seen[0], most)
+            self.neighbors_seen[branch] = (most, nlist.sel, nlist.rcut)
+        return nlist
+
+    def check_neighbors(self) -> None:
+        """Logs a sel overflow among the batches evaluated on the GPU since the last check."""
+        for branch, (most, sel, rcut) in self.neighbors_seen.items():
+            warn_overflow_max(most, sel, rcut, f"branch {branch}" if self.multitask else "")
+        self.neighbors_seen.clear()
 
     def choose_branch(self) -> str:
         """Branch of the next step: drawn by model_prob (multitask), else the only one."""
@@ -162,15 +182,19 @@ class Trainer:
         if weight != 1.0:  # DDP averages gradients: make the result the global-batch mean
             loss = loss * weight
         self.optimizer.zero_grad(set_to_none=True)
-        bad = None if torch.isfinite(loss) else f"loss is {loss.item()}"
-        if self.dist.any(bad is not None) and bad is None:
-            bad = "the loss is not finite on another rank"
-        if bad is None:
-            loss.backward()
-            grads = [p.grad for p in self.optimizer_params()]
-            # one device sync for all gradients (after DDP's all-reduce: the same on all ranks)
-            if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-                bad = "a gradient is not finite"
+        # backward on every rank, also for a non-finite loss (then nothing is applied): DDP's
+        # gradient all-reduce needs every rank, and one device sync checks loss and gradients
+        loss.backward()
+        grads = [p.grad for p in self.optimizer_params()]
+        grads_finite = (torch.stack([torch.isfinite(g).all() for g in grads]).all() if grads
+                        else torch.ones((), dtype=torch.bool, device=loss.device))
+        loss_ok, grads_ok = self.dist.all_true(torch.stack([torch.isfinite(loss), grads_finite]))
+        bad = None
+        if not loss_ok:
+            bad = (f"loss is {loss.item()}" if not bool(torch.isfinite(loss))
+                   else "the loss is not finite on another rank")
+        elif not grads_ok:
+            bad = "a gradient is not finite"
         if bad is not None:
             self.non_finite(bad, branch, batch)
         else:
@@ -181,7 +205,7 @@ class Trainer:
         self.step += 1
         tb_freq = max(1, int(self.tr["tensorboard_freq"]))
         if self.tr["tensorboard"] and self.step % tb_freq == 0:
-            reduced = self.dist.reduce_rmse(metrics, self.local_frames)  # every rank
+            reduced = self.dist.reduce_rmse(metric_values(metrics), self.local_frames)  # all
             if self.tensorboard:
                 self.tensorboard.write(self.step, branch, reduced, lr, self.multitask)
         return branch, metrics, lr
@@ -215,6 +239,7 @@ class Trainer:
         for _ in range(task.valid_numb_batch):
             batch = task.valid.next_batch()
             _, metrics = self.evaluate(branch, batch, lr, training=False)
+            metrics = metric_values(metrics)
             natoms = float(batch["coord"].shape[1])
             weight += natoms
             for k, v in metrics.items():
@@ -287,7 +312,8 @@ class Trainer:
                 ) -> tuple[dict[str, float], dict[str, float]] | None:
         """One lcurve line (rank 0); the training metrics are reduced over the ranks first.
         Returns (validation, training) metrics on rank 0, None on the other ranks."""
-        train_metrics = self.dist.reduce_rmse(train_metrics, self.local_frames)
+        self.check_neighbors()
+        train_metrics = self.dist.reduce_rmse(metric_values(train_metrics), self.local_frames)
         branches = self.branches if self.multitask else [branch]
         if not self.dist.is_main:  # keep the other branches' samplers in step with rank 0
             for b in branches:
@@ -304,7 +330,7 @@ class Trainer:
         for b in branches:
             if b != branch:  # as DeePMD-kit: the other branches on their next training batch
                 _, m = self.evaluate(b, self.tasks[b].train.next_batch(), lr, training=False)
-                train.update({f"{k}_{b}": x for k, x in m.items()})
+                train.update({f"{k}_{b}": x for k, x in metric_values(m).items()})
         lcurve.write(self.step, valid, train, lr)
         return valid, train
 

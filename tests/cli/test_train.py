@@ -62,7 +62,7 @@ def test_deepmd_kit_water_input_runs_unchanged(tmp_path, water_dir):
     src["training"]["validation_data"]["systems"] = [str(water_dir / "data_3")]
     trainer = build_trainer(src)
     model = trainer.model
-    losses = [trainer.train_step()[1]["rmse"] for _ in range(3)]
+    losses = [float(trainer.train_step()[1]["rmse"]) for _ in range(3)]
     assert trainer.step == 3 and all(np.isfinite(losses))
     assert model.descriptor.get_sel() == [46, 92]
 

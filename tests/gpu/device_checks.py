@@ -16,14 +16,17 @@ or a visible GPU nothing else means anything):
 4. ``train_equality``: ``python -m deepft train`` with ``DEEPFT_DEVICE=cuda`` and ``=cpu`` on
    examples/water (se_e2_a) and examples/water_dpa1 (DPA-1), shrunk to ``--equality-steps``
    steps with a line per step (fp64); every lcurve.out column agrees to ``--equality-rtol``.
-5. ``timing``: bench_training.py's water se_e2_a input (fp64, batch 1) for ``--timing-steps``
+5. ``host_syncs``: count_syncs.py, host-device synchronizations of ``--sync-steps`` CUDA training
+   steps of both examples (``torch.cuda.set_sync_debug_mode``); at most one per step (the
+   finiteness check), else the Python lines that synchronized are listed.
+6. ``timing``: bench_training.py's water se_e2_a input (fp64, batch 1) for ``--timing-steps``
    steps through process_monitor.py (s/step from time-stamped log lines over steps
    ``--timing-warmup``..end, peak RSS/PSS), plus GPU memory: ``torch.cuda.max_memory_allocated``
    of the deepft process, and the peak ``nvidia-smi`` memory of the training process tree
    (both engines). DeePMD-kit (``dp --pt train``) from ``--deepmd-venv`` /
    ``$DEEPFT_DEEPMD_VENV``, or a venv made from ``--wheels DIR``; otherwise "DeePMD-kit not
    available" (not a failure).
-6. ``inference``: ``deepft.infer.DeepPot`` (the native core is CPU-only) on the water frame
+7. ``inference``: ``deepft.infer.DeepPot`` (the native core is CPU-only) on the water frame
    replicated 2x2x2 (1,536 atoms) and 4x4x4 (12,288 atoms), all cores.
 
 ``--cpu-dry-run`` runs the same pipeline on the CPU with tiny step counts and the existing build
@@ -256,6 +259,30 @@ def train_equality(c: Checks) -> dict:
         for k, v in cases.items())}
 
 
+def host_syncs(c: Checks) -> dict:
+    """count_syncs.py in its own process: host-device syncs per CUDA training step (<= 1)."""
+    device = "cpu" if c.args.cpu_dry_run else "cuda"
+    cmd = [sys.executable, str(HERE / "count_syncs.py"), "--device", device,
+           "--steps", str(c.args.sync_steps)]
+    proc = subprocess.run(cmd, cwd=REPO, env=repo_env(**thread_vars(c.args.threads)),
+                          capture_output=True, text=True, timeout=c.args.step_timeout)
+    (c.args.workdir / "host_syncs.log").write_text(proc.stdout + proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return {"status": "fail", "detail": f"count_syncs.py exited {proc.returncode}",
+                "log_tail": tail(proc.stdout + proc.stderr)}
+    counts = json.loads(lines[-1])
+    cases = {k: v for k, v in counts.items() if k != "device"}
+    detail = "; ".join(f"{k}: {v['per_step']} syncs per step" + (f" at {v['where']}"
+                                                                 if v["where"] else "")
+                       for k, v in cases.items())
+    if c.args.cpu_dry_run:
+        return {"status": "info", "cases": cases,
+                "detail": f"dry run, nothing to count on the CPU ({detail})"}
+    ok = all(v["max_per_step"] <= 1 for v in cases.values())
+    return {"status": "pass" if ok else "fail", "cases": cases, "detail": detail}
+
+
 # ---- 5: timing ----------------------------------------------------------------------------
 
 
@@ -382,7 +409,7 @@ def inference(c: Checks) -> dict:
 
 
 STEPS = {"build": build, "cuda_consistency": consistency, "train_equality": train_equality,
-         "timing": timing, "inference": inference}
+         "host_syncs": host_syncs, "timing": timing, "inference": inference}
 
 
 # ---- report -------------------------------------------------------------------------------
@@ -444,12 +471,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "all cores; 2 with --cpu-dry-run)")
     p.add_argument("--equality-steps", type=int, default=None, help="default 20 (dry run 3)")
     p.add_argument("--equality-rtol", type=float, default=1e-9)
+    p.add_argument("--sync-steps", type=int, default=None,
+                   help="steps counted by host_syncs (default 5, dry run 1)")
     p.add_argument("--timing-steps", type=int, default=None, help="default 300 (dry run 4)")
     p.add_argument("--timing-warmup", type=int, default=None, help="default 100 (dry run 1)")
     p.add_argument("--inference-repeat", type=int, default=None, help="default 20 (dry run 1)")
     p.add_argument("--only", type=lambda v: v.split(","), default=None,
                    help="comma-separated steps to run (build, cuda_consistency, train_equality, "
-                        "timing, inference); the others are recorded as skipped")
+                        "host_syncs, timing, inference); the others are recorded as skipped")
     p.add_argument("--budget-s", type=float, default=480.0,
                    help="wall-clock budget; a step that would start with < 20 s left fails")
     p.add_argument("--step-timeout", type=float, default=300.0,
@@ -457,6 +486,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a = p.parse_args(argv)
     dry = a.cpu_dry_run
     for name, gpu, cpu in (("threads", os.cpu_count() or 2, 2), ("equality_steps", 20, 3),
+                           ("sync_steps", 5, 1),
                            ("timing_steps", 300, 4), ("timing_warmup", 100, 1),
                            ("inference_repeat", 20, 1)):
         if getattr(a, name) is None:

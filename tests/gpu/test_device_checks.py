@@ -47,14 +47,17 @@ def test_cpu_dry_run_fills_every_field(tmp_path):
     assert data["mode"] == "cpu-dry-run" and data["ok"] is True
     assert {"python", "torch", "torch_cuda", "cuda_available"} <= set(data["environment"])
     steps = data["steps"]
-    assert list(steps) == ["preflight", "build", "cuda_consistency", "train_equality", "timing",
-                           "inference"]
+    assert list(steps) == ["preflight", "build", "cuda_consistency", "train_equality",
+                           "host_syncs", "timing", "inference"]
     for name in ("preflight", "build", "cuda_consistency"):
         assert steps[name]["status"] == "skipped" and "by design" in steps[name]["detail"], name
     assert steps["build"]["cuda_compiled"] in (True, False)
     for name, case in steps["train_equality"]["cases"].items():
         assert case["status"] == "pass" and case["rows"] == 2, (name, case)
         assert case["max_rel_diff"] <= 1e-9, (name, case)
+    syncs = steps["host_syncs"]
+    assert syncs["status"] == "info" and set(syncs["cases"]) == {"se_e2_a", "dpa1"}
+    assert all(case["per_step"] == [0] for case in syncs["cases"].values()), syncs
     engines = steps["timing"]["engines"]
     assert engines["deepft"]["status"] == "pass" and engines["deepft"]["s_step"] > 0
     assert engines["deepft"]["rss"] > 0

@@ -16,7 +16,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "deepft"
 
 LAYERS = [
-    {"errors", "branches", "_atomic", "__init__", "_core", "_missing_core", "progress"},
+    {"errors", "branches", "_atomic", "_device", "__init__", "_core", "_missing_core",
+     "progress"},
     {"config", "ops"},
     {"data", "model", "io"},
     {"convert"},

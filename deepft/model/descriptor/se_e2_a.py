@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepft import _device
 from deepft.model import _ops
 from deepft.model.descriptor.geometry import center_types, displacements
 from deepft.model.descriptor.stats import StatisticsBuffers, env_mat_stats
@@ -176,7 +177,7 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
         nfl = nf * nloc
         em = em_att if keep_graph else em_att.detach()
         ct = center_type.reshape(nfl)
-        groups = self._groups(ct)
+        groups = self._groups(ct, nlist_result.center_counts)
         em_rows = em.reshape(nfl, -1, 4)  # nfl x nkeep x 4
         if groups.order is not None:
             em_rows = em_rows.index_select(0, groups.order)
@@ -230,13 +231,16 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
         (g_rij,) = torch.autograd.grad(em, geo.rij, g_em, create_graph=create_graph)
         return g_rij
 
-    def _groups(self, ct: torch.Tensor) -> _Groups:
-        """Row groups sharing nets: all rows (type_one_side) or rows sorted by center type."""
+    def _groups(self, ct: torch.Tensor, center_counts: Sequence[int] | None) -> _Groups:
+        """Row groups sharing nets: all rows (type_one_side) or rows sorted by center type;
+        ``center_counts``: rows of each center type when known on the host."""
         nfl = ct.shape[0]
         if self.type_one_side:
             return _Groups(None, None, [(0, nfl)], [None])
         order = torch.argsort(ct, stable=True)
-        counts = np.bincount(ct.cpu().numpy(), minlength=self.ntypes).tolist()  # tiny: no threads
+        counts = center_counts  # known on the host (EnergyModel.build_nlist), else read back
+        if counts is None:
+            counts = np.bincount(ct.cpu().numpy(), minlength=self.ntypes).tolist()
         bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
         ranges = [(bounds[t], bounds[t + 1]) for t in range(self.ntypes)]
         return _Groups(order, torch.argsort(order), ranges, list(range(self.ntypes)))
@@ -265,7 +269,10 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
         ``p = -davg[t_i]/dstd[t_i]`` is the normalized row of an empty slot (no-op if davg=0;
         with DeePMD-kit statistics only p[0] is nonzero)."""
         prow = -self.davg / self.dstd  # ntypes(center) x 4
-        if not bool(torch.any(prow != 0)):
+        # the two shortcuts read prow on the host, so they are taken on the CPU only; on a GPU
+        # the general formula gives the same values (it adds exact zeros) without a sync
+        host = not _device.host_read_syncs(prow)
+        if host and not bool(torch.any(prow != 0)):
             return tmat
         x0 = prow[:, :1]  # ntypes x 1
         coef = None  # nfl x M: Σ_t n_pad(i,t) G_t(p0[t_i])
@@ -277,7 +284,7 @@ class DescrptSeA(StatisticsBuffers, nn.Module):
                                 for ti in range(self.ntypes)], dim=0)
             piece = npad[:, t:t + 1].to(tmat.dtype) * g0.index_select(0, ct)
             coef = piece if coef is None else coef + piece
-        if bool(torch.all(prow[:, 1:] == 0)):  # DeePMD-kit statistics: only row 0 changes
+        if host and bool(torch.all(prow[:, 1:] == 0)):  # DeePMD-kit statistics: only row 0
             row0 = tmat[:, :1, :] + prow[:, :1].index_select(0, ct)[:, :, None] * coef[:, None]
             return torch.cat([row0, tmat[:, 1:, :]], dim=1)
         return tmat + prow.index_select(0, ct)[:, :, None] * coef[:, None, :]
@@ -374,23 +381,27 @@ def _trim(nl, sel: Sequence[int], device) -> _Trimmed:
 
     Returns the kept slots (``nframes x nloc x nkeep``), ``keep[t]`` = kept slots of type t,
     and ``npad`` (``nframes x nloc x ntypes``) = padded slots of each atom per type out of sel.
+    A type block holds its neighbors in its first slots, so ``keep[t] = min(max_neighbors[t],
+    sel[t])``. That needs ``max_neighbors`` on the host: when it lives on a GPU, every slot is
+    kept (the padding computes zeros) rather than waiting for the device.
     """
-    nlist = np.asarray(nl.nlist if not torch.is_tensor(nl.nlist) else nl.nlist.cpu().numpy())
-    image = nl.image if not torch.is_tensor(nl.image) else nl.image.cpu().numpy()
-    real = nlist >= 0
+    nlist, image = torch.as_tensor(nl.nlist), torch.as_tensor(nl.image)
     sec = np.concatenate([[0], np.cumsum(sel)]).astype(np.int64)
     if nlist.shape[-1] != sec[-1]:
         raise ValueError(f"neighbor list has {nlist.shape[-1]} slots, sum(sel) = {sec[-1]}")
-    cols, keep, npad = [], [], []
-    for t in range(len(sel)):
-        block = real[..., sec[t]:sec[t + 1]]
-        used = np.nonzero(block.reshape(-1, sel[t]).any(axis=0))[0]
-        k = int(used[-1]) + 1 if used.size else 0
-        cols.append(np.arange(sec[t], sec[t] + k))
-        keep.append(k)
-        npad.append(sel[t] - block.sum(axis=-1))
-    cols = np.concatenate(cols).astype(np.int64)
-    nlist_k = torch.from_numpy(np.ascontiguousarray(nlist[..., cols])).to(device)
-    image_k = torch.from_numpy(np.ascontiguousarray(np.asarray(image)[..., cols, :])).to(device)
-    npad_t = torch.from_numpy(np.stack(npad, axis=-1).astype(np.int64)).to(device)
-    return _Trimmed(nlist_k, image_k, nlist_k >= 0, keep, npad_t)
+    max_nei = nl.max_neighbors
+    if _device.host_read_syncs(max_nei):
+        keep = [int(s) for s in sel]
+    else:
+        keep = [min(int(m), int(s)) for m, s in zip(np.asarray(max_nei), sel, strict=True)]
+    if keep != [int(s) for s in sel]:
+        cols = torch.from_numpy(np.concatenate(
+            [np.arange(sec[t], sec[t] + keep[t]) for t in range(len(sel))]).astype(np.int64))
+        nlist = nlist.index_select(-1, cols.to(nlist.device))
+        image = image.index_select(-2, cols.to(image.device))
+    counts = torch.as_tensor(nl.type_counts).to(device=device, dtype=torch.int64)
+    # sel as Python numbers: a sel tensor would be a blocking host-to-device copy
+    npad = torch.stack([int(s) - counts[..., t].clamp(max=int(s)) for t, s in enumerate(sel)],
+                       dim=-1)
+    nlist_k, image_k = nlist.to(device).contiguous(), image.to(device).contiguous()
+    return _Trimmed(nlist_k, image_k, nlist_k >= 0, keep, npad)

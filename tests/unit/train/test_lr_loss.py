@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from deepft.train.loss import EnergyLoss
+from deepft.train.loss import EnergyLoss, metric_values
 from deepft.train.lr import ExpDecayLR
 
 
@@ -48,6 +48,9 @@ def test_ener_loss_formula_and_prefactor_interpolation():
     pred, label = make_pred_label()
     lr = 1e-4
     loss, metrics = loss_fn(pred, label, lr, step=10)
+    assert all(torch.is_tensor(v) and v.dtype == torch.float64 for v in metrics.values())
+    metrics = metric_values(metrics)  # one read of all of them
+    assert all(type(v) is float for v in metrics.values())
     coef = lr / 1e-3
     pe = 1.0 + (0.02 - 1.0) * coef
     pf = 1.0 + (1000.0 - 1.0) * coef
