@@ -40,7 +40,7 @@ def test_build_nlist_cuda_equals_cpu(water_dir, periodic):
                       torch.from_numpy(atype).cuda(), RCUT, SEL)
     np.testing.assert_array_equal(gpu.nlist.cpu().numpy(), cpu.nlist)
     np.testing.assert_array_equal(gpu.image.cpu().numpy(), cpu.image)
-    np.testing.assert_array_equal(gpu.max_neighbors.numpy(), cpu.max_neighbors)
+    np.testing.assert_array_equal(gpu.max_neighbors.cpu().numpy(), cpu.max_neighbors)
     np.testing.assert_array_equal(gpu.type_counts.cpu().numpy(), cpu.type_counts)
 
 
@@ -140,3 +140,30 @@ def test_format_nlist_from_csr_cuda_equals_cpu_ghost_form():
     np.testing.assert_allclose(rij.cpu().numpy(), rij_cpu, atol=TIGHT)
     np.testing.assert_array_equal(mx.cpu().numpy(), max_cpu)
     np.testing.assert_array_equal(cnt.cpu().numpy(), cnt_cpu)
+
+
+@pytest.mark.parametrize("descriptor", ["se_e2_a", "dpa1"])
+def test_model_on_cuda_equals_cpu(water_dir, descriptor):
+    """The training route on the GPU (neighbor list by the CUDA kernels from host types, every
+    slot kept, no host reads) gives the CPU model's energy, forces and virial."""
+    import copy
+
+    from support.models import random_dpa1_model, set_random_stats, small_model_cfg
+
+    from deepft.model import build_model
+
+    coord, box, atype = (torch.from_numpy(np.ascontiguousarray(a)) for a in water(water_dir))
+    if descriptor == "se_e2_a":
+        model = set_random_stats(build_model(small_model_cfg(("O", "H"), type_one_side=False,
+                                                             sel=SEL)), angular=True)
+    else:
+        model = random_dpa1_model(("O", "H"))
+    cpu = model(coord, box, atype)
+    gpu_model = copy.deepcopy(model).cuda()
+    dev = torch.device("cuda")
+    nl = gpu_model.build_nlist(coord.to(dev), box.to(dev), atype.numpy(), check_overflow=False)
+    assert nl.nlist.is_cuda and nl.max_neighbors.is_cuda and nl.center_counts is not None
+    gpu = gpu_model(coord.to(dev), box.to(dev), atype.to(dev), nlist=nl)
+    for key in ("energy", "force", "virial", "atom_energy"):
+        np.testing.assert_allclose(gpu[key].cpu().numpy(), cpu[key].detach().numpy(),
+                                   rtol=1e-10, atol=1e-10, err_msg=key)
