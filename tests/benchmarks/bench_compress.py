@@ -1,11 +1,12 @@
-"""Compressed models: deepft vs DeePMD-kit 3.2.0 (issue #12), same water se_e2_a weights, fp64.
+"""Compressed models: deepft vs DeePMD-kit 3.2.0 (issue #12), same water weights, fp64.
 
     python tests/benchmarks/bench_compress.py --deepmd-dir DIR [--threads 1 2]
         [--deepmd-python /path/dpvenv/bin/python] [--deepmd-lmp /path/dpvenv/bin/lmp]
         [--skip-eval] [--skip-lammps]
 
-DIR holds a DeePMD-kit 3 PyTorch se_e2_a water training (DeePMD-kit's example input, any number
-of steps: speed does not depend on the weights): ``model.ckpt.pt``, ``input.json`` (its
+DIR holds a DeePMD-kit 3 PyTorch water training (DeePMD-kit's se_e2_a example input, or its
+DPA-1 input with ``attn_layer: 0`` and ``tebd_input_mode: "strip"``, the DPA-1 form both tools
+compress; any number of steps: speed does not depend on the weights): ``model.ckpt.pt``, ``input.json`` (its
 training systems give the shortest neighbor distance), ``frozen.pth`` (``dp --pt freeze``)
 and ``compressed.pth`` (``dp --pt compress -i frozen.pth -o compressed.pth -t input.json``,
 defaults: step 0.01, extrapolate 5). The checkpoint is converted to a deepft model.dft with the
