@@ -288,6 +288,7 @@ class Trainer:
                         path = save_checkpoint(state, prefix, self.step, max_keep)
                         log.info("saved checkpoint %s", path)
         finally:
+            self.check_neighbors()  # the steps after the last report
             if lcurve is not None:
                 lcurve.close()
             if self.tensorboard:
