@@ -32,7 +32,8 @@ constexpr double kNormEps = 1e-12;  ///< torch.nn.functional.normalize's eps (r�
 /// neighbors of the chunk's atoms, atom after atom.
 template <typename T>
 struct ChunkWorkspace {
-  std::vector<int64_t> slot;        ///< [rows] global slot index center * nnei + s
+  ChunkEnvironment<T> env;          ///< R̂ [n, nnei, 4] of the chunk and its backward
+  std::vector<int64_t> slot;        ///< [rows] chunk slot index a * nnei + s (a < n)
   std::vector<int64_t> row_begin;   ///< [n + 1]
   std::vector<int64_t> pair_begin;  ///< [n + 1] offsets of the per-atom [Nr, Nr] blocks
   std::vector<int64_t> npad;        ///< [n] empty slots per atom
@@ -98,14 +99,19 @@ class Dpa1Evaluator final : public Evaluator {
   /// G before attention from the embedding output g [M] (strip: the gate; concat: g itself).
   void apply_gate(int32_t ti, int32_t tj, T sw, const T* g, T* out) const;
 
-  void gather(const int64_t* centers, int64_t n, const PairEnvironment<T>& env,
-              const PairInput& in, ChunkWorkspace<T>& w) const;
+  /// Rows of the chunk from w.env (computed) and the neighbor types of `in`.
+  void gather(const int64_t* centers, int64_t n, const PairInput& in,
+              ChunkWorkspace<T>& w) const;
   void embed_forward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
   void descriptor_forward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
   void backward(int32_t ti, int64_t n, ChunkWorkspace<T>& w) const;
   /// Compressed form of embed_forward + descriptor_forward + fitting + backward.
   void tabulated_chunk(int32_t ti, const int64_t* centers, int64_t n, double* atom_energy,
                        ChunkWorkspace<T>& w) const;
+  /// grad_rij rows of the chunk's centers += dE/dsw dsw/dr r_ij / r (the smooth attention
+  /// and gate), from w.dsw.
+  void add_switch_gradient(const int64_t* centers, int64_t n, const ChunkWorkspace<T>& w,
+                           double* grad_rij) const;
 };
 
 template <typename T>
@@ -242,14 +248,15 @@ void Dpa1Evaluator<T>::init_padding() {
 
 /// Rows of the chunk: R̂, sw, r̂ and the type of every real neighbor.
 template <typename T>
-void Dpa1Evaluator<T>::gather(const int64_t* centers, int64_t n, const PairEnvironment<T>& env,
-                              const PairInput& in, ChunkWorkspace<T>& w) const {
+void Dpa1Evaluator<T>::gather(const int64_t* centers, int64_t n, const PairInput& in,
+                              ChunkWorkspace<T>& w) const {
+  const ChunkEnvironment<T>& env = w.env;
   w.slot.clear();
   w.row_begin.assign(n + 1, 0);
   w.pair_begin.assign(n + 1, 0);
   w.npad.assign(n, 0);
   for (int64_t a = 0; a < n; ++a) {
-    const int64_t base = centers[a] * nnei_;
+    const int64_t base = a * nnei_;
     for (int64_t s = 0; s < nnei_; ++s) {
       if (env.mask[base + s]) w.slot.push_back(base + s);
     }
@@ -263,22 +270,24 @@ void Dpa1Evaluator<T>::gather(const int64_t* centers, int64_t n, const PairEnvir
   grow(w.sw, rows);
   grow(w.rhat, rows * 3);
   w.ntype.resize(rows);
-  const T* rij = env.input.rij;
-  for (int64_t k = 0; k < rows; ++k) {
-    const int64_t slot = w.slot[k];
-    const T* e = env.em.data() + slot * 4;
-    std::copy_n(e, 4, w.r.data() + k * 4);
-    const T u2 = e[1] * e[1] + e[2] * e[2] + e[3] * e[3];
-    const T inv = T(1) / std::max(std::sqrt(u2), T(kNormEps));
-    for (int c = 0; c < 3; ++c) w.rhat[k * 3 + c] = e[1 + c] * inv;
-    w.sw[k] = detail::switch_function(detail::norm3(rij + slot * 3), rcut_, rcut_smth_).sw;
-    const int64_t j = in.nlist[slot];
-    const int32_t tj = in.atom_type[j];
-    if (tj < 0 || tj >= ntypes_) {
-      throw InputError("neighbor " + std::to_string(j) + " has type " + std::to_string(tj) +
-                       ", outside [0, " + std::to_string(ntypes_) + ")");
+  for (int64_t a = 0; a < n; ++a) {
+    for (int64_t k = w.row_begin[a]; k < w.row_begin[a + 1]; ++k) {
+      const int64_t slot = w.slot[k];
+      const T* e = env.em.data() + slot * 4;
+      std::copy_n(e, 4, w.r.data() + k * 4);
+      const T u2 = e[1] * e[1] + e[2] * e[2] + e[3] * e[3];
+      const T inv = T(1) / std::max(std::sqrt(u2), T(kNormEps));
+      for (int c = 0; c < 3; ++c) w.rhat[k * 3 + c] = e[1 + c] * inv;
+      const T r = detail::norm3(env.rij.data() + slot * 3);
+      w.sw[k] = detail::switch_function(r, rcut_, rcut_smth_).sw;
+      const int64_t j = in.nlist[centers[a] * nnei_ + slot - a * nnei_];
+      const int32_t tj = in.atom_type[j];
+      if (tj < 0 || tj >= ntypes_) {
+        throw InputError("neighbor " + std::to_string(j) + " has type " + std::to_string(tj) +
+                         ", outside [0, " + std::to_string(ntypes_) + ")");
+      }
+      w.ntype[k] = tj;
     }
-    w.ntype[k] = tj;
   }
 }
 
@@ -436,21 +445,37 @@ void Dpa1Evaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64
 }
 
 template <typename T>
+void Dpa1Evaluator<T>::add_switch_gradient(const int64_t* centers, int64_t n,
+                                           const ChunkWorkspace<T>& w, double* grad_rij) const {
+  for (int64_t a = 0; a < n; ++a) {
+    for (int64_t k = w.row_begin[a]; k < w.row_begin[a + 1]; ++k) {
+      if (w.dsw[k] == T(0)) continue;
+      const int64_t slot = w.slot[k];
+      const T* x = w.env.rij.data() + slot * 3;
+      const T r = detail::norm3(x);
+      const T c = w.dsw[k] * detail::switch_function(r, rcut_, rcut_smth_).dsw / r;
+      double* g = grad_rij + (centers[a] * nnei_ + slot - a * nnei_) * 3;
+      for (int b = 0; b < 3; ++b) g[b] += static_cast<double>(c * x[b]);
+    }
+  }
+}
+
+template <typename T>
 void Dpa1Evaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const {
   if (in.nnei != nnei_) throw InputError("neighbor table width differs from sel");
   if (in.ncenter > 0 && in.atom_type == nullptr) {
     throw InputError("a DPA-1 model needs the type of every neighbor (PairInput::atom_type)");
   }
-  const PairEnvironment<T> env(in, {rcut_, rcut_smth_, davg_.data(), dstd_.data(), ntypes_});
-  const int64_t nc = in.ncenter;
+  begin_pair_output(in, ntypes_, out);
+  const EnvMatParams<T> params{rcut_, rcut_smth_, davg_.data(), dstd_.data(), ntypes_};
   // 4..16 atoms a chunk: the attention keeps two [Nr, Nr] blocks per atom and layer
-  const ChunkPlan plan(in.center_type, nc, ntypes_, 4, 16);
-  std::fill(out.atom_energy, out.atom_energy + nc, 0.0);
-  std::vector<T> g_em(nc * nnei_ * 4, T(0)), g_sw(nc * nnei_, T(0));
+  const ChunkPlan plan(in.center_type, in.ncenter, ntypes_, 4, 16);
   for_each_chunk(plan, [&](const Chunk& ch, const int64_t* centers, int64_t n) {
     // per-thread scratch kept between calls (OpenMP reuses its threads)
     static thread_local ChunkWorkspace<T> w;
-    gather(centers, n, env, in, w);
+    ChunkEnvironment<T>& env = w.env;
+    env.forward(in, params, ch.type, centers, n);  // R̂ of the chunk, in cache until backward
+    gather(centers, n, in, w);
     if (table_) {
       tabulated_chunk(ch.type, centers, n, out.atom_energy, w);
     } else {
@@ -461,20 +486,11 @@ void Dpa1Evaluator<T>::evaluate(const PairInput& in, const PairOutput& out) cons
       backward(ch.type, n, w);
     }
     for (int64_t k = 0; k < w.row_begin[n]; ++k) {
-      std::copy_n(w.gr.data() + k * 4, 4, g_em.data() + w.slot[k] * 4);
-      g_sw[w.slot[k]] = w.dsw[k];
+      std::copy_n(w.gr.data() + k * 4, 4, env.g_em.data() + w.slot[k] * 4);
     }
+    env.backward(centers, out.grad_rij);
+    add_switch_gradient(centers, n, w, out.grad_rij);
   });
-  env.backward(g_em.data(), out.grad_rij);
-  // + dE/dsw dsw/dr r_ij / r (the smooth attention and gate)
-  const T* rij = env.input.rij;
-  for (int64_t k = 0; k < nc * nnei_; ++k) {
-    if (g_sw[k] == T(0)) continue;
-    const T* x = rij + k * 3;
-    const T r = detail::norm3(x);
-    const T c = g_sw[k] * detail::switch_function(r, rcut_, rcut_smth_).dsw / r;
-    for (int a = 0; a < 3; ++a) out.grad_rij[k * 3 + a] += static_cast<double>(c * x[a]);
-  }
 }
 
 }  // namespace

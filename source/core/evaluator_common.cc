@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
-#include <type_traits>
 
 #include "errors.h"
 
@@ -26,42 +25,55 @@ void check_status(const Status& s, const char* what) {
   throw std::runtime_error(msg);
 }
 
-template <typename T>
-PairEnvironment<T>::PairEnvironment(const PairInput& in, const EnvMatParams<T>& p) : params(p) {
-  const int64_t nc = in.ncenter, nnei = in.nnei;
-  mask.resize(nc * nnei);
-  ctype.resize(nc);
-  for (int64_t i = 0; i < nc; ++i) {
+void begin_pair_output(const PairInput& in, int32_t ntypes, const PairOutput& out) {
+  const int64_t nnei = in.nnei;
+  for (int64_t i = 0; i < in.ncenter; ++i) {
     const int32_t t = in.center_type[i];
-    if (t >= p.ntypes) throw InputError("atom type " + std::to_string(t) + " out of range");
-    ctype[i] = t < 0 ? 0 : t;
-    for (int64_t s = 0; s < nnei; ++s) mask[i * nnei + s] = t >= 0 && in.nlist[i * nnei + s] >= 0;
+    if (t >= ntypes) throw InputError("atom type " + std::to_string(t) + " out of range");
+    out.atom_energy[i] = 0.0;
+    if (t < 0) std::fill_n(out.grad_rij + i * nnei * 3, nnei * 3, 0.0);
   }
-  const T* rij = nullptr;
-  if constexpr (std::is_same_v<T, double>) {
-    rij = in.rij;
-  } else {
-    rij_copy.assign(in.rij, in.rij + nc * nnei * 3);
-    rij = rij_copy.data();
-  }
-  input = EnvMatInput<T>{rij, mask.data(), ctype.data(), nc, nnei};
-  em.resize(nc * nnei * 4);
-  check_status(env_mat_se_a<T>(input, params, em.data(), nullptr), "env_mat_se_a");
 }
 
 template <typename T>
-void PairEnvironment<T>::backward(const T* g_em, double* grad_rij) const {
-  if constexpr (std::is_same_v<T, double>) {
-    check_status(env_mat_se_a_vjp<T>(input, params, g_em, grad_rij), "env_mat_se_a_vjp");
-  } else {
-    std::vector<T> g(input.ncenter * input.nnei * 3);
-    check_status(env_mat_se_a_vjp<T>(input, params, g_em, g.data()), "env_mat_se_a_vjp");
-    std::copy(g.begin(), g.end(), grad_rij);
+void ChunkEnvironment<T>::forward(const PairInput& in, const EnvMatParams<T>& p, int32_t type,
+                                  const int64_t* centers, int64_t n) {
+  const int64_t nnei = in.nnei;
+  grow(rij, n * nnei * 3);
+  grow(mask, n * nnei);
+  ctype.assign(n, type);
+  grow(em, n * nnei * 4);
+  grow(g_em, n * nnei * 4);
+  for (int64_t a = 0; a < n; ++a) {
+    const int64_t c = centers[a];
+    std::copy_n(in.rij + c * nnei * 3, nnei * 3, rij.data() + a * nnei * 3);  // double -> T
+    for (int64_t s = 0; s < nnei; ++s) mask[a * nnei + s] = in.nlist[c * nnei + s] >= 0;
+  }
+  params = p;
+  input = EnvMatInput<T>{rij.data(), mask.data(), ctype.data(), n, nnei};
+  const Status st = env_mat_se_a<T>(input, params, em.data(), nullptr);
+  if (st.ok()) return;
+  for (int64_t a = 0; a < n; ++a) {  // name the failing center by its index in the PairInput
+    const EnvMatInput<T> one{rij.data() + a * nnei * 3, mask.data() + a * nnei, ctype.data(), 1,
+                             nnei};
+    const std::string what = "env_mat_se_a (PairInput center " + std::to_string(centers[a]) + ")";
+    check_status(env_mat_se_a<T>(one, params, em.data() + a * nnei * 4, nullptr), what.c_str());
+  }
+  check_status(st, "env_mat_se_a");
+}
+
+template <typename T>
+void ChunkEnvironment<T>::backward(const int64_t* centers, double* grad_rij) {
+  const int64_t n = input.ncenter, nnei = input.nnei;
+  grow(grad, n * nnei * 3);
+  check_status(env_mat_se_a_vjp<T>(input, params, g_em.data(), grad.data()), "env_mat_se_a_vjp");
+  for (int64_t a = 0; a < n; ++a) {  // T -> double
+    std::copy_n(grad.data() + a * nnei * 3, nnei * 3, grad_rij + centers[a] * nnei * 3);
   }
 }
 
-template struct PairEnvironment<double>;
-template struct PairEnvironment<float>;
+template struct ChunkEnvironment<double>;
+template struct ChunkEnvironment<float>;
 
 ChunkPlan::ChunkPlan(const int32_t* center_type, int64_t nc, int32_t ntypes, int64_t min_atoms,
                      int64_t max_atoms) {

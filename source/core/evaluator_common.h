@@ -1,5 +1,5 @@
-// What the se_e2_a and DPA-1 evaluators share (internal): the normalized environment matrix of
-// a PairInput and its backward pass, and the thread-parallel loop over chunks of center atoms.
+// What the se_e2_a and DPA-1 evaluators share (internal): the thread-parallel loop over chunks
+// of center atoms, and the normalized environment matrix of one chunk and its backward pass.
 #pragma once
 
 #include <cstdint>
@@ -16,24 +16,36 @@ namespace deepft {
 /// Throws InputError (bad argument) or std::runtime_error for a failed kernel call.
 void check_status(const Status& s, const char* what);
 
-/// The environment matrix of every slot in the evaluator's precision T (env_mat.h).
+/// Checks every center type against ntypes (a type >= ntypes is an InputError: no chunk
+/// would take its center) and sets what no chunk writes: atom_energy [nc] = 0 and the
+/// grad_rij rows [nnei, 3] of virtual centers (type < 0) = 0.
+void begin_pair_output(const PairInput& in, int32_t ntypes, const PairOutput& out);
+
+/// The environment matrix of one chunk of centers (env_mat.h) in the evaluator's precision
+/// T: the chunk's rows of a PairInput gathered into contiguous per-thread scratch, reused
+/// between chunks, so that no [nc, nnei, 4] array exists and the chunk's R̂ stays in cache
+/// from the forward pass to the backward one. Row a is center centers[a].
 template <typename T>
-struct PairEnvironment {
-  std::vector<uint8_t> mask;   ///< [nc, nnei] real neighbor (center not virtual, nlist >= 0)
-  std::vector<int32_t> ctype;  ///< [nc] center type, virtual atoms as 0
-  std::vector<T> rij_copy;     ///< [nc, nnei, 3] rij converted to T (float32 only)
-  std::vector<T> em;           ///< [nc, nnei, 4] R̂, 0 in empty slots
-  EnvMatInput<T> input;        ///< points into the members above (and PairInput::rij)
+struct ChunkEnvironment {
+  std::vector<T> rij;          ///< [n, nnei, 3] r_ij (Å) converted to T
+  std::vector<uint8_t> mask;   ///< [n, nnei] real neighbor (nlist >= 0)
+  std::vector<int32_t> ctype;  ///< [n] the chunk's center type
+  std::vector<T> em;           ///< [n, nnei, 4] R̂, 0 in empty slots
+  /// [n, nnei, 4] dE/dR̂, written by the caller between forward and backward; only the
+  /// real slots are read (empty ones may hold a previous chunk's values).
+  std::vector<T> g_em;
+  std::vector<T> grad;         ///< [n, nnei, 3] dE/dr_ij (eV/Å) in T
+  EnvMatInput<T> input;        ///< points into the members above
   EnvMatParams<T> params;
 
-  /// Checks the center types against ntypes and computes em.
-  PairEnvironment(const PairInput& in, const EnvMatParams<T>& p);
-  PairEnvironment(const PairEnvironment&) = delete;
-  PairEnvironment& operator=(const PairEnvironment&) = delete;
+  /// Gathers the rows of the n centers (all of type `type`, >= 0) and computes em; sizes
+  /// g_em.
+  void forward(const PairInput& in, const EnvMatParams<T>& p, int32_t type,
+               const int64_t* centers, int64_t n);
 
-  /// grad_rij (double, [nc, nnei, 3]) = dE/dr_ij from g_em = dE/dR̂ [nc, nnei, 4]: the VJP
-  /// of the environment matrix (real slots; 0 in empty ones).
-  void backward(const T* g_em, double* grad_rij) const;
+  /// The VJP of the environment matrix: grad_rij rows of the chunk's centers (double,
+  /// [nc, nnei, 3] of PairOutput) = dE/dr_ij from g_em (0 in empty slots).
+  void backward(const int64_t* centers, double* grad_rij);
 };
 
 /// A run of centers of one type in the type-sorted order.

@@ -23,7 +23,8 @@ namespace {
 /// Per-thread scratch of one chunk of center atoms (all of one type).
 template <typename T>
 struct ChunkWorkspace {
-  std::vector<int64_t> slot;        ///< [rows] global slot index center * nnei + s
+  ChunkEnvironment<T> env;          ///< R̂ [n, nnei, 4] of the chunk and its backward
+  std::vector<int64_t> slot;        ///< [rows] chunk slot index a * nnei + s (a < n)
   std::vector<int64_t> row_begin;   ///< [ntypes * (chunk + 1)] rows of (neighbor type, atom)
   std::vector<T> x0, r;             ///< [rows] ŝ, [rows, 4] R̂ of the real neighbors
   std::vector<T> gj;                ///< per neighbor-type block [G rows; dG/dŝ rows], [2 rows, M]
@@ -69,11 +70,13 @@ class SeAEvaluator final : public Evaluator {
                        const uint8_t* mask, T* g_em, double* atom_energy,
                        ChunkWorkspace<T>& w) const;
 
+  /// atom_energy of the chunk's n centers (type ti) and g_em = dE/dR̂ of their real slots,
+  /// from em = R̂ and mask, the chunk's rows [n, nnei, 4] and [n, nnei] (ChunkEnvironment).
   void process_chunk(int32_t ti, const int64_t* centers, int64_t n, const T* em,
                      const uint8_t* mask, T* g_em, double* atom_energy,
                      ChunkWorkspace<T>& w) const;
-  void embed_forward(int32_t ti, const int64_t* centers, int64_t n, const T* em,
-                     const uint8_t* mask, ChunkWorkspace<T>& w) const;
+  void embed_forward(int32_t ti, int64_t n, const T* em, const uint8_t* mask,
+                     ChunkWorkspace<T>& w) const;
   void embed_backward(int32_t ti, int64_t n, T* g_em, ChunkWorkspace<T>& w) const;
   /// G (resp. dG/dŝ) row of chunk row `row` (neighbor type tj): each type block of gj holds
   /// its G rows, then its tangent rows.
@@ -156,14 +159,14 @@ void SeAEvaluator<T>::add_padding(int32_t ti, int32_t tj, int64_t nempty, T* tm)
 /// forward mode: fills slot, row_begin, r (R̂ rows), gj (G and dG/dŝ rows), then
 /// tmat = R̂ᵀ G / Nc (+ the empty slots' constant term) and D.
 template <typename T>
-void SeAEvaluator<T>::embed_forward(int32_t ti, const int64_t* centers, int64_t n, const T* em,
-                                    const uint8_t* mask, ChunkWorkspace<T>& w) const {
+void SeAEvaluator<T>::embed_forward(int32_t ti, int64_t n, const T* em, const uint8_t* mask,
+                                    ChunkWorkspace<T>& w) const {
   w.slot.clear();
   w.row_begin.assign(ntypes_ * (n + 1), 0);
   for (int32_t tj = 0; tj < ntypes_; ++tj) {
     for (int64_t a = 0; a < n; ++a) {
       w.row_begin[tj * (n + 1) + a] = static_cast<int64_t>(w.slot.size());
-      const int64_t base = centers[a] * nnei_;
+      const int64_t base = a * nnei_;
       for (int64_t s = sel_begin_[tj]; s < sel_begin_[tj + 1]; ++s) {
         if (mask[base + s]) w.slot.push_back(base + s);
       }
@@ -236,7 +239,7 @@ void SeAEvaluator<T>::process_chunk(int32_t ti, const int64_t* centers, int64_t 
     tabulated_chunk(ti, centers, n, em, mask, g_em, atom_energy, w);
     return;
   }
-  embed_forward(ti, centers, n, em, mask, w);
+  embed_forward(ti, n, em, mask, w);
   grow(w.gd, n * m_ * axis_);
   fitting_->evaluate(ti, centers, n, w.d.data(), atom_energy, w.gd.data(), w.fit);
   embed_backward(ti, n, g_em, w);
@@ -259,7 +262,7 @@ void SeAEvaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64_
     T* tm = w.tmat.data() + a * 4 * m_;
     std::fill(tm, tm + 4 * m_, T(0));
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
-      const int64_t s0 = centers[a] * nnei_ + sel_begin_[tj];
+      const int64_t s0 = a * nnei_ + sel_begin_[tj];
       const int64_t real = std::count(mask + s0, mask + s0 + sel_[tj], uint8_t(1));
       add_padding(ti, tj, sel_[tj] - real, tm);
       if (real == 0) continue;
@@ -272,7 +275,7 @@ void SeAEvaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64_
     const T* tm = w.tmat.data() + a * 4 * m_;
     se_a::descriptor_backward<T>(m_, axis_, tm, w.gd.data() + a * m_ * axis_, inv, w.gt.data());
     for (int32_t tj = 0; tj < ntypes_; ++tj) {
-      const int64_t s0 = centers[a] * nnei_ + sel_begin_[tj];
+      const int64_t s0 = a * nnei_ + sel_begin_[tj];
       table_->backward(net_index(ti, tj), sel_[tj], em + s0 * 4, mask + s0, w.gt.data(),
                        g_em + s0 * 4);
     }
@@ -285,21 +288,21 @@ void SeAEvaluator<T>::tabulated_chunk(int32_t ti, const int64_t* centers, int64_
 template <typename T>
 void SeAEvaluator<T>::evaluate(const PairInput& in, const PairOutput& out) const {
   if (in.nnei != nnei_) throw InputError("neighbor table width differs from sum(sel)");
-  const PairEnvironment<T> env(in, {rcut_, rcut_smth_, davg_.data(), dstd_.data(), ntypes_});
-  const int64_t nc = in.ncenter;
+  begin_pair_output(in, ntypes_, out);
+  const EnvMatParams<T> params{rcut_, rcut_smth_, davg_.data(), dstd_.data(), ntypes_};
   // 8..32 atoms a chunk: small enough for the embedding rows to stay in cache, large enough
   // for the fitting products
-  const ChunkPlan plan(in.center_type, nc, ntypes_, 8, 32);
-  std::fill(out.atom_energy, out.atom_energy + nc, 0.0);
-  std::vector<T> g_em(nc * nnei_ * 4, T(0));
+  const ChunkPlan plan(in.center_type, in.ncenter, ntypes_, 8, 32);
   for_each_chunk(plan, [&](const Chunk& ch, const int64_t* centers, int64_t n) {
     // per-thread scratch kept between calls (OpenMP reuses its threads): no allocation and
     // no first-touch page faults in the steady state of an MD run
     static thread_local ChunkWorkspace<T> w;
-    process_chunk(ch.type, centers, n, env.em.data(), env.mask.data(), g_em.data(),
+    ChunkEnvironment<T>& env = w.env;
+    env.forward(in, params, ch.type, centers, n);  // R̂ of the chunk, in cache until backward
+    process_chunk(ch.type, centers, n, env.em.data(), env.mask.data(), env.g_em.data(),
                   out.atom_energy, w);
+    env.backward(centers, out.grad_rij);
   });
-  env.backward(g_em.data(), out.grad_rij);
 }
 
 }  // namespace

@@ -3,16 +3,20 @@
 // smoothing, whose energy jumps where a neighbor crosses rcut); forces are minus the energy
 // gradient (finite differences and, for smooth models, a line integral: energy conservation),
 // the virial is minus the strain derivative, the LAMMPS-style neighbor-list form agrees with
-// the coordinate form, and overlapping atoms are an AtomsTooCloseError.
+// the coordinate form, overlapping atoms are an AtomsTooCloseError, and the evaluator
+// overwrites every output row (a virtual center's with 0).
 #include <cmath>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "branch_config.h"
 #include "deep_pot.h"
 #include "errors.h"
+#include "evaluator.h"
 #include "harness.h"
+#include "model_file.h"
 
 using deepft::DeepPot;
 using deepft::DeepPotOutput;
@@ -211,4 +215,38 @@ TEST(overlapping_atoms_raise_naming_them) {
     CHECK(std::isfinite(out.energy[0]));
     for (double v : out.force) CHECK(std::isfinite(v));
   });
+}
+
+TEST(evaluator_overwrites_every_row) {
+  // the Evaluator contract (evaluator.h): outputs overwritten, a virtual center's energy and
+  // pair gradients 0, whatever the buffers held (here NaN)
+  for (const char* env : {"DEEPFT_TEST_MODEL", "DEEPFT_TEST_DPA1_MODEL"}) {
+    deepft_test::context() = env;
+    const deepft::ModelFile f = deepft::ModelFile::read(deepft_test::env_path(env));
+    const deepft::BranchConfig cfg = deepft::read_branch_config(f, "");
+    const auto ev = deepft::make_evaluator(f, cfg);
+    const int64_t nnei = cfg.nnei();
+    std::vector<int64_t> nlist(3 * nnei, -1);
+    std::vector<double> rij(3 * nnei * 3, 0.0);
+    for (int64_t c = 0; c < 3; ++c) {  // every center sees atom (c + 1) % 3 at 1.1 Å, slot 0
+      nlist[c * nnei] = (c + 1) % 3;
+      rij[c * nnei * 3] = 1.1;
+    }
+    const int32_t ctype[3] = {0, -1, 0}, atype[3] = {0, 0, 0};
+    const double nan = std::nan("");
+    std::vector<double> energy(3, nan), grad(3 * nnei * 3, nan);
+    ev->evaluate({3, nnei, nlist.data(), rij.data(), ctype, atype}, {energy.data(), grad.data()});
+    CHECK(std::isfinite(energy[0]) && energy[1] == 0.0);
+    CHECK_NEAR(energy[0], energy[2], kSameMathTol);
+    CHECK(grad[0] != 0.0);  // dE/dx of the pair along x (y, z: 0 by symmetry)
+    CHECK_NEAR(grad[0], grad[2 * nnei * 3], kSameMathTol);
+    for (int64_t k = 0; k < 3 * nnei * 3; ++k) {
+      const bool real = k % (nnei * 3) < 3 && k / (nnei * 3) != 1;  // slot 0 of centers 0, 2
+      CHECK(real ? std::isfinite(grad[k]) : grad[k] == 0.0);
+    }
+    const int32_t bad[3] = {0, 7, 0};
+    CHECK_THROWS(ev->evaluate({3, nnei, nlist.data(), rij.data(), bad, atype},
+                              {energy.data(), grad.data()}),
+                 deepft::InputError, "atom type 7 out of range");
+  }
 }
