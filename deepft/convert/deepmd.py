@@ -11,7 +11,8 @@ Two DeePMD-kit files are read, neither with DeePMD-kit installed nor by running 
 
 :func:`read_deepmd` returns a :class:`DeepmdModel`; :func:`deepft_checkpoint` turns it into the
 fields of a deepft checkpoint (``config`` holding the model section only, ``model`` the state
-dict, ``step``, and ``min_nbor_dist`` {branch: Å} where DeePMD-kit recorded it), which every deepft command then takes like its own. The translation:
+dict, ``step``, and ``min_nbor_dist`` {branch: Å} where DeePMD-kit recorded it), which every
+deepft command then takes like its own. The translation:
 
 - descriptor ``se_e2_a``/``se_a`` (``type_one_side`` either), ``dpa1``/``se_atten``,
   ``se_atten_v2``; fitting ``ener``. The sections go through deepft's own schema, which refuses

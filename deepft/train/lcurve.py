@@ -23,19 +23,19 @@ class LcurveWriter:
         exists = Path(path).exists()
         self.fh = open(path, "a" if append else "w", buffering=1)
         if not (append and exists):
-            head = "# %5s" % "step"
+            head = f"# {'step':>5}"
             for col in columns:
-                head += "   %11s %11s" % header_names(col, branches)
-            head += "   %8s\n" % "lr"
+                valid_name, train_name = header_names(col, branches)
+                head += f"   {valid_name:>11} {train_name:>11}"
+            head += f"   {'lr':>8}\n"
             self.fh.write(head)
 
     def write(self, step: int, valid: dict[str, float], train: dict[str, float], lr: float
               ) -> None:
-        line = "%7d" % step
+        line = f"{step:7d}"
         for col in self.columns:
-            line += "   %11.2e %11.2e" % (valid.get(col, float("nan")),
-                                          train.get(col, float("nan")))
-        line += "   %8.1e\n" % lr
+            line += f"   {valid.get(col, float('nan')):11.2e} {train.get(col, float('nan')):11.2e}"
+        line += f"   {lr:8.1e}\n"
         self.fh.write(line)
         self.fh.flush()
 

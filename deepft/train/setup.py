@@ -40,7 +40,7 @@ def build_tasks(cfg: dict) -> dict[str, TaskData]:
     for index, (branch, model_cfg, loss_cfg, data_cfg) in enumerate(task_sections(cfg)):
         type_map = model_cfg["type_map"]
 
-        def load(section, *, name):
+        def load(section, *, name, branch=branch, type_map=type_map):
             paths = expand_systems(section["systems"])
             if not paths:
                 raise InputError(f"{name}.systems of branch {branch} lists no system",

@@ -49,7 +49,7 @@ def compute_descriptor_stats(model, cfg, tasks, samples, *, only_types=None) -> 
         model_cfg = sections[group[0]]
         stat_path = tasks[group[0]].stat_file
 
-        def compute():
+        def compute(descriptor=descriptor, frames=frames):
             return descriptor.compute_input_stats(frames)
 
         if stat_path:

@@ -4,15 +4,15 @@
         [--deepmd-python /path/dpvenv/bin/python] [--deepmd-lmp /path/dpvenv/bin/lmp]
         [--skip-eval] [--skip-lammps]
 
-DIR holds a DeePMD-kit 3 PyTorch water training (DeePMD-kit's se_e2_a example input, or its
-DPA-1 input with ``attn_layer: 0`` and ``tebd_input_mode: "strip"``, the DPA-1 form both tools
-compress; any number of steps: speed does not depend on the weights): ``model.ckpt.pt``, ``input.json`` (its
-training systems give the shortest neighbor distance), ``frozen.pth`` (``dp --pt freeze``)
-and ``compressed.pth`` (``dp --pt compress -i frozen.pth -o compressed.pth -t input.json``,
-defaults: step 0.01, extrapolate 5). The checkpoint is converted to a deepft model.dft with the
-same weights (bench_lammps.deepmd_to_dft) and compressed with ``deepft compress`` (same
-defaults, same training systems); the energies of all four models on the 192-atom frame are
-printed first (same weights: they agree to ~1e-11 eV).
+DIR holds a DeePMD-kit 3 PyTorch water training (DeePMD-kit's se_e2_a example input, or its DPA-1
+input with ``attn_layer: 0`` and ``tebd_input_mode: "strip"``, the DPA-1 form both tools compress;
+any number of steps: speed does not depend on the weights): ``model.ckpt.pt``, ``input.json`` (its
+training systems give the shortest neighbor distance), ``frozen.pth`` (``dp --pt freeze``) and
+``compressed.pth`` (``dp --pt compress -i frozen.pth -o compressed.pth -t input.json``, defaults:
+step 0.01, extrapolate 5). The checkpoint is converted to a deepft model.dft with the same weights
+(bench_lammps.deepmd_to_dft) and compressed with ``deepft compress`` (same defaults, same training
+systems); the energies of all four models on the 192-atom frame are printed first (same weights:
+they agree to ~1e-11 eV).
 
 1. ``DeepPot.eval`` (energy, forces, virial) of frame 0 of water/data_3 (192 atoms) and its
    2x2x2 replica (1,536 atoms): deepft compressed, DeePMD-kit compressed, deepft uncompressed,

@@ -1,4 +1,5 @@
-"""Learning-rate schedule and ener loss against DeePMD-kit's formulas (docs/deepmd-compatibility.md)."""
+"""Learning-rate schedule and ener loss against DeePMD-kit's formulas
+(docs/deepmd-compatibility.md)."""
 
 import math
 

@@ -3,11 +3,11 @@
     python make_deepmd_reference.py      # needs deepmd-kit 3.x (pt backend) and torch
 
 A randomly initialized DeePMD-kit se_e2_a + energy-fitting model (small nets, resnet_dt, both
-type_one_side settings) with nonzero davg/dstd and output bias, evaluated on frame 0 of the
-water data in examples/data. The weights are stored under deepft's tensor names (DeePMD-kit's pair-net
-index center + neighbor * ntypes becomes deepft's center * ntypes + neighbor; its out_bias plus
-the fitting's bias_atom_e becomes fitting.bias_atom_e), with DeePMD-kit's energy, atomic energy,
-force, virial and atomic virial. test_model_deepmd_reference.py checks deepft against them.
+type_one_side settings) with nonzero davg/dstd and output bias, evaluated on frame 0 of the water
+data in examples/data. The weights are stored under deepft's tensor names (DeePMD-kit's pair-net
+index center + neighbor * ntypes becomes deepft's center * ntypes + neighbor; its out_bias plus the
+fitting's bias_atom_e becomes fitting.bias_atom_e), with DeePMD-kit's energy, atomic energy, force,
+virial and atomic virial. test_model_deepmd_reference.py checks deepft against them.
 """
 
 from pathlib import Path
