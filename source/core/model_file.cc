@@ -21,6 +21,7 @@ constexpr int64_t kAlign = 64;
 constexpr int64_t kPreamble = 24;  // magic 8 + version 4 + header crc32 (v2) 4 + length 8
 constexpr int64_t kMaxDims = 8;    // tensors of deepft models have at most 2 dimensions
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kPiece = 1 << 20;  // bytes read from the file at a time (a multiple of 8)
 const char* kHintRefreeze = "freeze the checkpoint again with `deepft freeze`";
 
 bool host_is_little_endian() {
@@ -166,72 +167,102 @@ ModelFile ModelFile::read(const std::string& path) {
     throw ModelFileError(path + ": cannot open the model file",
                          "check the path of the frozen model");
   }
-  // streamed (no tellg): works for pipes and /proc files, and never trusts a size up front
-  std::vector<unsigned char> bytes;
-  std::vector<char> chunk(1 << 20);
-  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
-    bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || !std::filesystem::is_regular_file(path, ec) ||
+      size > static_cast<uintmax_t>(kInt64Max)) {
+    // a pipe or /proc file has no trustworthy size: read it whole, streamed
+    std::vector<unsigned char> bytes;
+    std::vector<char> chunk(kPiece);
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) ||
+           in.gcount() > 0) {
+      bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+    }
+    if (in.bad()) throw ModelFileError(path + ": read error", kHintRefreeze);
+    return parse(std::move(bytes), path);
   }
-  if (in.bad()) throw ModelFileError(path + ": read error", kHintRefreeze);
-  return parse(std::move(bytes), path);
+  ModelFile mf;
+  mf.path_ = path;
+  mf.file_size_ = static_cast<int64_t>(size);
+  const auto read_exactly = [&](char* dst, int64_t n) {
+    in.read(dst, static_cast<std::streamsize>(n));
+    if (in.gcount() != n) mf.fail("read error (the file is shorter than its size, or changed)");
+  };
+  unsigned char preamble[kPreamble] = {};
+  read_exactly(reinterpret_cast<char*>(preamble), std::min(mf.file_size_, kPreamble));
+  const uint64_t hlen = mf.check_preamble(preamble);
+  std::string text(static_cast<size_t>(hlen), '\0');  // hlen <= file size - 24
+  read_exactly(text.data(), static_cast<int64_t>(hlen));
+  mf.parse_header(text.data(), hlen, read_le<uint32_t>(preamble + 12));
+  mf.stream_ = std::move(in);
+  mf.read_tensor_table();
+  return mf;
 }
 
 ModelFile ModelFile::parse(std::vector<unsigned char> bytes, const std::string& name) {
   ModelFile mf;
   mf.path_ = name;
   mf.bytes_ = std::move(bytes);
-  const int64_t fsize = static_cast<int64_t>(mf.bytes_.size());
+  mf.file_size_ = static_cast<int64_t>(mf.bytes_.size());
   const unsigned char* data = mf.bytes_.data();
-  if (fsize < 8 || std::memcmp(data, kMagic, 8) != 0) {
-    mf.fail("not a deepft model file (bad magic bytes)",
-            "pass a model.dft written by `deepft freeze`");
-  }
-  if (fsize < kPreamble) mf.fail("truncated model file (incomplete preamble)");
-  mf.version_ = read_le<uint32_t>(data + 8);
-  if (mf.version_ > kModelFormatVersion) {
-    mf.fail("model.dft format version " + std::to_string(mf.version_) +
-                " is newer than this deepft reads (" + std::to_string(kModelFormatVersion) + ")",
-            "upgrade deepft to read this file");
-  }
-  if (mf.version_ < kOldestModelFormatVersion) {
-    mf.fail("model.dft format version " + std::to_string(mf.version_) +
-            " is older than the oldest this deepft reads (" +
-            std::to_string(kOldestModelFormatVersion) + ")");
-  }
-  if (!host_is_little_endian()) mf.fail("big-endian hosts are not supported", "-");
-  const uint64_t hlen = read_le<uint64_t>(data + 16);
-  if (hlen > static_cast<uint64_t>(fsize - kPreamble)) {
-    mf.fail("truncated model file (header of " + std::to_string(hlen) + " bytes does not fit)");
-  }
-  const char* text = reinterpret_cast<const char*>(data + kPreamble);
-  if (mf.version_ >= 2) {
-    if (crc32(text, static_cast<size_t>(hlen)) != read_le<uint32_t>(data + 12)) {
-      mf.fail("file is corrupt (checksum mismatch in the header)");
-    }
-  } else {
-    mf.warnings_.push_back(
-        mf.path_ + ": model.dft format version 1 carries no checksum, so corruption cannot be "
-        "detected (rewrite it with deepft.io.model_file.upgrade_model_file(old, new))");
-  }
-  try {
-    mf.header_ = Json::parse(std::string_view(text, static_cast<size_t>(hlen)));
-  } catch (const JsonError& e) {
-    mf.fail(std::string("corrupt model header: ") + e.what());
-  }
-  if (!mf.header_.is_object()) mf.fail("corrupt model header: not a JSON object");
-  if (mf.field("format_version").as_int(0, kInt64Max) != mf.version_) {
-    mf.fail("header field 'format_version' differs from the binary field");
-  }
-  // hlen <= fsize - 24, so the blob start cannot overflow
-  int64_t start = kPreamble + static_cast<int64_t>(hlen);
-  start += (kAlign - start % kAlign) % kAlign;
-  mf.blob_start_ = start;
+  const uint64_t hlen = mf.check_preamble(data);
+  mf.parse_header(reinterpret_cast<const char*>(data + kPreamble), hlen,
+                  read_le<uint32_t>(data + 12));
   mf.read_tensor_table();
   return mf;
 }
 
+uint64_t ModelFile::check_preamble(const unsigned char* data) {
+  if (file_size_ < 8 || std::memcmp(data, kMagic, 8) != 0) {
+    fail("not a deepft model file (bad magic bytes)",
+         "pass a model.dft written by `deepft freeze`");
+  }
+  if (file_size_ < kPreamble) fail("truncated model file (incomplete preamble)");
+  version_ = read_le<uint32_t>(data + 8);
+  if (version_ > kModelFormatVersion) {
+    fail("model.dft format version " + std::to_string(version_) +
+             " is newer than this deepft reads (" + std::to_string(kModelFormatVersion) + ")",
+         "upgrade deepft to read this file");
+  }
+  if (version_ < kOldestModelFormatVersion) {
+    fail("model.dft format version " + std::to_string(version_) +
+         " is older than the oldest this deepft reads (" +
+         std::to_string(kOldestModelFormatVersion) + ")");
+  }
+  if (!host_is_little_endian()) fail("big-endian hosts are not supported", "-");
+  const uint64_t hlen = read_le<uint64_t>(data + 16);
+  if (hlen > static_cast<uint64_t>(file_size_ - kPreamble)) {
+    fail("truncated model file (header of " + std::to_string(hlen) + " bytes does not fit)");
+  }
+  return hlen;
+}
+
+void ModelFile::parse_header(const char* text, uint64_t hlen, uint32_t crc) {
+  if (version_ >= 2) {
+    if (crc32(text, static_cast<size_t>(hlen)) != crc) {
+      fail("file is corrupt (checksum mismatch in the header)");
+    }
+  } else {
+    warnings_.push_back(
+        path_ + ": model.dft format version 1 carries no checksum, so corruption cannot be "
+        "detected (rewrite it with deepft.io.model_file.upgrade_model_file(old, new))");
+  }
+  try {
+    header_ = Json::parse(std::string_view(text, static_cast<size_t>(hlen)));
+  } catch (const JsonError& e) {
+    fail(std::string("corrupt model header: ") + e.what());
+  }
+  if (!header_.is_object()) fail("corrupt model header: not a JSON object");
+  if (field("format_version").as_int(0, kInt64Max) != version_) {
+    fail("header field 'format_version' differs from the binary field");
+  }
+  // hlen <= file size - 24, so the blob start cannot overflow
+  int64_t start = kPreamble + static_cast<int64_t>(hlen);
+  start += (kAlign - start % kAlign) % kAlign;
+  blob_start_ = start;
+}
+
 void ModelFile::read_tensor_table() {
-  const int64_t present = std::max<int64_t>(0, static_cast<int64_t>(bytes_.size()) - blob_start_);
+  const int64_t present = std::max<int64_t>(0, file_size_ - blob_start_);
   const int64_t declared = field("blob_nbytes").as_int(0, kInt64Max);
   if (present < declared) {
     fail("truncated model file (" + std::to_string(present) + " of " + std::to_string(declared) +
@@ -269,13 +300,33 @@ void ModelFile::read_tensor_table() {
            std::to_string(declared) + ")");
     }
     if (version_ >= 2) {
-      const auto stored = static_cast<uint32_t>(entry.at("crc32").as_int(0, 0xFFFFFFFFLL));
-      if (crc32(bytes_.data() + blob_start_ + info.offset, static_cast<size_t>(info.nbytes)) !=
-          stored) {
-        fail("file is corrupt (checksum mismatch in tensor '" + name + "')");
-      }
+      info.crc32 = static_cast<uint32_t>(entry.at("crc32").as_int(0, 0xFFFFFFFFLL));
+      uint32_t crc = 0;
+      visit_blob(info.offset, info.nbytes, [&](const unsigned char* p, int64_t n) {
+        crc = crc32(p, static_cast<size_t>(n), crc);
+      });
+      if (crc != info.crc32) fail("file is corrupt (checksum mismatch in tensor '" + name + "')");
     }
     tensors_.emplace(name, std::move(info));
+  }
+}
+
+void ModelFile::visit_blob(int64_t offset, int64_t nbytes,
+                           const std::function<void(const unsigned char*, int64_t)>& visit) const {
+  // offset + nbytes <= blob_nbytes <= file size - blob start (read_tensor_table)
+  if (!stream_.is_open()) {
+    visit(bytes_.data() + blob_start_ + offset, nbytes);
+    return;
+  }
+  std::vector<unsigned char> piece(static_cast<size_t>(std::min(nbytes, kPiece)));
+  stream_.clear();
+  stream_.seekg(static_cast<std::streamoff>(blob_start_ + offset));
+  for (int64_t done = 0; done < nbytes;) {
+    const int64_t n = std::min(nbytes - done, kPiece);
+    stream_.read(reinterpret_cast<char*>(piece.data()), static_cast<std::streamsize>(n));
+    if (stream_.gcount() != n) fail("read error (the file is shorter than its size, or changed)");
+    visit(piece.data(), n);
+    done += n;
   }
 }
 
@@ -295,26 +346,35 @@ std::vector<T> ModelFile::tensor(const std::string& name,
     for (auto s : ti.shape) got += (got.empty() ? "" : ", ") + std::to_string(s);
     fail("tensor '" + name + "' has shape [" + got + "], expected [" + want + "]");
   }
-  const unsigned char* p = bytes_.data() + blob_start_ + ti.offset;
   std::vector<T> out(static_cast<size_t>(ti.count));
-  for (size_t k = 0; k < out.size(); ++k) {
-    if (ti.dtype == "float64") {
-      double v;
-      std::memcpy(&v, p + 8 * k, 8);
-      // narrowing an out-of-range finite double to float is undefined behaviour
-      if (std::is_same_v<T, float> && std::isfinite(v) &&
-          std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
-        fail("tensor '" + name + "' holds " + fmt_double(v) + ", outside the float32 range");
+  const int64_t item = dtype_size(ti.dtype);
+  size_t k = 0;  // next element of out; pieces hold whole elements (kPiece % 8 == 0)
+  uint32_t crc = 0;
+  visit_blob(ti.offset, ti.nbytes, [&](const unsigned char* p, int64_t n) {
+    crc = crc32(p, static_cast<size_t>(n), crc);
+    for (int64_t b = 0; b < n; b += item, ++k) {
+      if (item == 8) {
+        double v;
+        std::memcpy(&v, p + b, 8);
+        // narrowing an out-of-range finite double to float is undefined behaviour
+        if (std::is_same_v<T, float> && std::isfinite(v) &&
+            std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+          fail("tensor '" + name + "' holds " + fmt_double(v) + ", outside the float32 range");
+        }
+        out[k] = static_cast<T>(v);
+      } else {
+        float v;
+        std::memcpy(&v, p + b, 4);
+        out[k] = static_cast<T>(v);
       }
-      out[k] = static_cast<T>(v);
-    } else {
-      float v;
-      std::memcpy(&v, p + 4 * k, 4);
-      out[k] = static_cast<T>(v);
+      if (!std::isfinite(static_cast<double>(out[k]))) {
+        fail("tensor '" + name + "' holds a non-finite value at index " + std::to_string(k));
+      }
     }
-    if (!std::isfinite(static_cast<double>(out[k]))) {
-      fail("tensor '" + name + "' holds a non-finite value at index " + std::to_string(k));
-    }
+  });
+  // the file may have changed since it was opened
+  if (version_ >= 2 && crc != ti.crc32) {
+    fail("file is corrupt (checksum mismatch in tensor '" + name + "')");
   }
   return out;
 }

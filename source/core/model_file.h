@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -30,6 +32,7 @@ struct TensorInfo {
   int64_t offset = 0;          ///< bytes from the blob start
   int64_t nbytes = 0;
   int64_t count = 0;           ///< prod(shape)
+  uint32_t crc32 = 0;          ///< stored checksum (format version >= 2)
 };
 
 class ModelFile;
@@ -66,11 +69,15 @@ class HeaderField {
   std::string name_;
 };
 
-/// A model.dft in memory: the parsed header and the raw bytes of the file.
+/// A model.dft opened for reading: the parsed header, and the tensor bytes either read from
+/// the open file on demand (read() of a regular file: loading a model never holds the whole
+/// file in memory, only one piece of at most 1 MiB besides the tensors it converts) or held
+/// in memory (parse(), and read() of a pipe or other non-regular file).
 class ModelFile {
  public:
-  /// Reads and validates `path`; throws ModelFileError naming the file (missing, wrong magic,
+  /// Opens and validates `path`; throws ModelFileError naming the file (missing, wrong magic,
   /// unsupported version, truncated, checksum mismatch, corrupt header or tensor table).
+  /// Every tensor's checksum is verified here, and again when tensor() reads it.
   static ModelFile read(const std::string& path);
   /// Same from the bytes of a file; `name` stands for the path in messages.
   static ModelFile parse(std::vector<unsigned char> bytes, const std::string& name);
@@ -98,11 +105,23 @@ class ModelFile {
   uint32_t version_ = 0;
   Json header_;
   std::map<std::string, TensorInfo> tensors_;
-  std::vector<unsigned char> bytes_;  ///< the whole file
-  int64_t blob_start_ = 0;            ///< offset of the tensor blob in bytes_
+  std::vector<unsigned char> bytes_;  ///< the whole file (parse), or empty (streamed)
+  mutable std::ifstream stream_;      ///< the open file (read of a regular file), or closed
+  int64_t file_size_ = 0;             ///< bytes in the file
+  int64_t blob_start_ = 0;            ///< file offset of the tensor blob
   std::vector<std::string> warnings_;
 
+  /// Checks the preamble (the first min(file_size_, 24) bytes at `data`); returns the
+  /// header length, checked to fit in the file.
+  uint64_t check_preamble(const unsigned char* data);
+  /// Checks the header text (its checksum `crc` in version >= 2), parses it and sets
+  /// blob_start_.
+  void parse_header(const char* text, uint64_t hlen, uint32_t crc);
   void read_tensor_table();
+  /// Calls visit(bytes, n) on consecutive pieces of the blob range [offset, offset + nbytes)
+  /// (validated to lie in the file), each piece a multiple of 8 bytes except the last.
+  void visit_blob(int64_t offset, int64_t nbytes,
+                  const std::function<void(const unsigned char*, int64_t)>& visit) const;
 };
 
 }  // namespace deepft

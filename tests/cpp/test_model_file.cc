@@ -1,7 +1,11 @@
 // The model.dft reader: checksum, a good file, and each class of bad file (truncated, corrupt,
 // overflowing sizes and offsets, inconsistent or ill-typed header fields). Every bad file must
 // raise ModelFileError naming the file and the field, never crash.
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -42,6 +46,42 @@ Bytes with_header_edit(const std::string& from, const std::string& to) {
 void load(const Bytes& b) {
   deepft::DeepPot pot;
   pot.load(parse(b));
+}
+
+/// Writes `b` to `name` in a fresh directory under the temporary directory; returns the path.
+std::string write_temp(const Bytes& b, const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("deepft_test_model_file_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / name).string();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+  return path;
+}
+
+/// The good file with one more float64 tensor 'extra.big' [count] = 0.5 * index, appended to
+/// the blob: large enough to be read from the file in several pieces.
+Bytes with_big_tensor(int64_t count) {
+  ModelParts p = split(good());
+  const int64_t old_nbytes = parse(good()).field("blob_nbytes").as_int(0, std::numeric_limits<int64_t>::max());
+  const int64_t offset = (old_nbytes + 63) / 64 * 64;
+  Bytes t(static_cast<size_t>(count) * 8);
+  for (int64_t i = 0; i < count; ++i) {
+    const double v = 0.5 * static_cast<double>(i);
+    std::memcpy(t.data() + 8 * i, &v, 8);
+  }
+  p.blob.resize(static_cast<size_t>(offset), 0);
+  p.blob.insert(p.blob.end(), t.begin(), t.end());
+  p.header = replace_once(
+      p.header, "\"tensors\": {",
+      "\"tensors\": {\"extra.big\": {\"dtype\": \"float64\", \"shape\": [" +
+          std::to_string(count) + "], \"offset\": " + std::to_string(offset) +
+          ", \"nbytes\": " + std::to_string(t.size()) +
+          ", \"crc32\": " + std::to_string(deepft::crc32(t.data(), t.size())) + "}, ");
+  p.header = replace_once(p.header, "\"blob_nbytes\": " + std::to_string(old_nbytes),
+                          "\"blob_nbytes\": " + std::to_string(p.blob.size()));
+  return assemble(p);
 }
 
 uint32_t crc32_bitwise(const unsigned char* p, size_t n) {
@@ -245,4 +285,46 @@ TEST(paths_that_are_not_model_files_are_refused) {
   CHECK_THROWS(ModelFile::read(dir), ModelFileError, "is a directory, not a model file");
   CHECK_THROWS(ModelFile::read(dir + "/no_such.dft"), ModelFileError, "cannot open");
   CHECK_THROWS(ModelFile::read("/dev/null"), ModelFileError, "bad magic bytes");
+}
+
+TEST(files_are_read_in_pieces_and_every_piece_is_checked) {
+  // 300,000 doubles: 2.4 MB, three pieces of the reader's 1 MiB
+  const Bytes big = with_big_tensor(300000);
+  const std::string path = write_temp(big, "big.dft");
+  const ModelFile from_file = ModelFile::read(path);
+  const ModelFile in_memory = ModelFile::parse(big, "big.dft");
+  for (const std::string& name : in_memory.field("tensors").keys()) {
+    CHECK(from_file.tensor<double>(name) == in_memory.tensor<double>(name));
+    CHECK(from_file.tensor<float>(name) == in_memory.tensor<float>(name));
+  }
+  const std::vector<double> values = from_file.tensor<double>("extra.big", {300000});
+  bool exact = values.size() == 300000;
+  for (size_t i = 0; exact && i < values.size(); ++i) exact = values[i] == 0.5 * double(i);
+  CHECK(exact);
+
+  // a flipped byte in the second piece is found when the file is opened ...
+  const size_t second_piece = big.size() - 300000 * 8 + (1 << 20) + 8;
+  Bytes corrupt = big;
+  corrupt[second_piece] ^= 0x10;
+  const std::string bad = write_temp(corrupt, "corrupt.dft");
+  CHECK_THROWS(ModelFile::read(bad), ModelFileError,
+               bad + ": file is corrupt (checksum mismatch in tensor 'extra.big')");
+  // ... and when the file changes after it was opened, before the tensor is read
+  const std::string changing = write_temp(big, "changing.dft");
+  const ModelFile opened = ModelFile::read(changing);
+  write_temp(corrupt, "changing.dft");
+  CHECK_THROWS(opened.tensor<double>("extra.big"), ModelFileError,
+               changing + ": file is corrupt (checksum mismatch in tensor 'extra.big')");
+  // shortened after opening: a read error, not a crash
+  const ModelFile opened_again = ModelFile::read(path);
+  write_temp(Bytes(big.begin(), big.end() - 1000), "big.dft");
+  CHECK_THROWS(opened_again.tensor<double>("extra.big"), ModelFileError,
+               path + ": read error");
+  // truncated on disk: refused when opened
+  for (size_t cut : {size_t(7), size_t(23), size_t(100), big.size() - 300000 * 8,
+                     big.size() - 1}) {
+    const std::string cut_path = write_temp(Bytes(big.begin(), big.begin() + cut), "cut.dft");
+    CHECK_THROWS(ModelFile::read(cut_path), ModelFileError, cut_path + ": ");
+  }
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }

@@ -213,6 +213,23 @@ def test_cpp_reader_errors_name_the_file(model, tmp_path):
         DeepPot(tmp_path / "missing.dft")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_model_read_from_a_pipe(model, frames, tmp_path):
+    """A regular file is read piece by piece; a pipe (no size to trust) is read whole: same
+    model, same numbers."""
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    # a separate process writes: the reader holds the GIL while it reads
+    writer = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', str(model), str(fifo)])
+    try:
+        piped = DeepPot(fifo)
+    finally:
+        assert writer.wait(timeout=60) == 0
+    coords, boxes, types = frames
+    for a, b in zip(piped.eval(coords, boxes, types), DeepPot(model).eval(coords, boxes, types)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_cpp_reader_checks_tensors(tmp_path):
     from deepft.io.model_file import read_model_file
 
