@@ -74,7 +74,7 @@ class Dpa1Evaluator final : public Evaluator {
   T rcut_ = 0, rcut_smth_ = 0;
   std::vector<T> davg_, dstd_;
   std::vector<T> tebd_;  ///< [ntypes + 1, tebd_dim] τ per type, the last row 0 (padding type)
-  Mlp<T> embedding_;     ///< input [ŝ, τ_j (, τ_i)] (concat) or ŝ (strip)
+  Mlp<T> embedding_;     ///< input [ŝ, τ_j (, τ_i)] (concat) or ŝ (strip); empty if compressed
   std::vector<T> gate_;  ///< strip: [(ntypes if two-sided, else 1) x (ntypes + 1), M]
   AttentionSettings<T> attn_settings_;
   std::vector<AttentionLayer<T>> layers_;
@@ -138,7 +138,13 @@ Dpa1Evaluator<T>::Dpa1Evaluator(const ModelFile& file, const BranchConfig& cfg) 
   const int64_t pair_tebd = tebd_dim_ * (type_one_side_ ? 1 : 2);
   const Activation act = parse_activation(cfg.descriptor_activation);
   emb_in_ = strip_ ? 1 : 1 + pair_tebd;
-  embedding_ = load_mlp<T>(file, dp + "embedding.", {emb_in_, cfg.neuron, act});
+  // branch_config accepts a compression entry only with strip and attn_layer 0; its table
+  // replaces the geometric net, which is not loaded
+  if (cfg.compression) {
+    table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
+  } else {
+    embedding_ = load_mlp<T>(file, dp + "embedding.", {emb_in_, cfg.neuron, act});
+  }
   const std::string strip_net = dp + "embedding_strip.";
   if (strip_) {
     // the gate of every (center, neighbor) type pair, the padding neighbor type included
@@ -162,8 +168,6 @@ Dpa1Evaluator<T>::Dpa1Evaluator(const ModelFile& file, const BranchConfig& cfg) 
   load_attention(file, cfg);
   fitting_ = std::make_unique<EnergyFitting<T>>(
       file, cfg, m_ * axis_ + (concat_output_tebd_ ? tebd_dim_ : 0));
-  // branch_config accepts a compression entry only with strip and attn_layer 0
-  if (cfg.compression) table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
   init_padding();
 }
 

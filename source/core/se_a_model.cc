@@ -52,7 +52,7 @@ class SeAEvaluator final : public Evaluator {
   bool type_one_side_ = true;
   T rcut_ = 0, rcut_smth_ = 0;
   std::vector<T> davg_, dstd_;
-  std::vector<Mlp<T>> embeddings_;
+  std::vector<Mlp<T>> embeddings_;  ///< empty in a compressed branch (table_ instead)
   std::unique_ptr<EnergyFitting<T>> fitting_;
   /// [ntypes (center), ntypes (neighbor), 4, M]: R̂_padᵀ G(ŝ_pad) of one padded slot, where
   /// R̂_pad = -davg[t_i] / dstd[t_i] (an empty slot normalized as DeePMD-kit does).
@@ -106,15 +106,19 @@ SeAEvaluator<T>::SeAEvaluator(const ModelFile& file, const BranchConfig& cfg) {
   for (T s : dstd_) {
     if (s == T(0)) file.fail("tensor '" + dp + "dstd' contains a zero");
   }
-  const MlpShape shape{1, cfg.neuron, parse_activation(cfg.descriptor_activation)};
-  const int64_t nemb = type_one_side_ ? ntypes_ : int64_t(ntypes_) * ntypes_;
-  for (int64_t k = 0; k < nemb; ++k) {
-    embeddings_.push_back(load_mlp<T>(file, dp + "embeddings." + std::to_string(k) + ".", shape));
+  m_ = cfg.neuron.back();
+  if (cfg.compression) {  // the tables replace the nets, which are not loaded
+    table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
+  } else {
+    const MlpShape shape{1, cfg.neuron, parse_activation(cfg.descriptor_activation)};
+    const int64_t nemb = type_one_side_ ? ntypes_ : int64_t(ntypes_) * ntypes_;
+    for (int64_t k = 0; k < nemb; ++k) {
+      embeddings_.push_back(
+          load_mlp<T>(file, dp + "embeddings." + std::to_string(k) + ".", shape));
+    }
   }
-  m_ = embeddings_.front().out_dim();
   axis_ = cfg.axis_neuron;
   fitting_ = std::make_unique<EnergyFitting<T>>(file, cfg, m_ * axis_);
-  if (cfg.compression) table_ = std::make_unique<TabulatedEmbedding<T>>(file, cfg, m_);
   if (int64_t(ntypes_) * ntypes_ * 4 * m_ > kMaxPadTerm) {  // factors are bounded: no overflow
     file.fail("branch '" + cfg.name + "' is too large (" + std::to_string(ntypes_) +
               " types, neuron[-1] = " + std::to_string(m_) + ")");
