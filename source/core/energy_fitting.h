@@ -18,7 +18,7 @@ namespace deepft {
 /// Per-thread scratch of EnergyFitting::evaluate.
 template <typename T>
 struct FittingWorkspace {
-  std::vector<T> e, ge, gd_f, saved;
+  AlignedVector<T> e, ge, gd_f, saved;
   MlpWorkspace<T> mlp;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "aligned_vector.h"
 #include "env_mat.h"
 #include "evaluator.h"
 #include "status.h"
@@ -27,14 +28,14 @@ void begin_pair_output(const PairInput& in, int32_t ntypes, const PairOutput& ou
 /// from the forward pass to the backward one. Row a is center centers[a].
 template <typename T>
 struct ChunkEnvironment {
-  std::vector<T> rij;          ///< [n, nnei, 3] r_ij (Å) converted to T
+  AlignedVector<T> rij;          ///< [n, nnei, 3] r_ij (Å) converted to T
   std::vector<uint8_t> mask;   ///< [n, nnei] real neighbor (nlist >= 0)
   std::vector<int32_t> ctype;  ///< [n] the chunk's center type
-  std::vector<T> em;           ///< [n, nnei, 4] R̂, 0 in empty slots
+  AlignedVector<T> em;           ///< [n, nnei, 4] R̂, 0 in empty slots
   /// [n, nnei, 4] dE/dR̂, written by the caller between forward and backward; only the
   /// real slots are read (empty ones may hold a previous chunk's values).
-  std::vector<T> g_em;
-  std::vector<T> grad;         ///< [n, nnei, 3] dE/dr_ij (eV/Å) in T
+  AlignedVector<T> g_em;
+  AlignedVector<T> grad;         ///< [n, nnei, 3] dE/dr_ij (eV/Å) in T
   EnvMatInput<T> input;        ///< points into the members above
   EnvMatParams<T> params;
 
@@ -81,12 +82,6 @@ void for_each_chunk(const ChunkPlan& plan, Fn&& fn) {
     }
   }
   if (error) std::rethrow_exception(error);
-}
-
-/// Grows v to at least n elements (scratch buffers reused between chunks).
-template <typename T>
-void grow(std::vector<T>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 
 }  // namespace deepft

@@ -336,9 +336,9 @@ const TensorInfo& ModelFile::info(const std::string& name) const {
   return it->second;
 }
 
-template <typename T>
-std::vector<T> ModelFile::tensor(const std::string& name,
-                                 const std::vector<int64_t>& expected_shape) const {
+template <typename T, typename Alloc>
+std::vector<T, Alloc> ModelFile::tensor(const std::string& name,
+                                        const std::vector<int64_t>& expected_shape) const {
   const TensorInfo& ti = info(name);
   if (!expected_shape.empty() && ti.shape != expected_shape) {
     std::string want, got;
@@ -346,7 +346,7 @@ std::vector<T> ModelFile::tensor(const std::string& name,
     for (auto s : ti.shape) got += (got.empty() ? "" : ", ") + std::to_string(s);
     fail("tensor '" + name + "' has shape [" + got + "], expected [" + want + "]");
   }
-  std::vector<T> out(static_cast<size_t>(ti.count));
+  std::vector<T, Alloc> out(static_cast<size_t>(ti.count));
   const int64_t item = dtype_size(ti.dtype);
   size_t k = 0;  // next element of out; pieces hold whole elements (kPiece % 8 == 0)
   uint32_t crc = 0;
@@ -383,5 +383,9 @@ template std::vector<double> ModelFile::tensor<double>(const std::string&,
                                                        const std::vector<int64_t>&) const;
 template std::vector<float> ModelFile::tensor<float>(const std::string&,
                                                      const std::vector<int64_t>&) const;
+template AlignedVector<double> ModelFile::tensor<double, CacheLineAllocator<double>>(
+    const std::string&, const std::vector<int64_t>&) const;
+template AlignedVector<float> ModelFile::tensor<float, CacheLineAllocator<float>>(
+    const std::string&, const std::vector<int64_t>&) const;
 
 }  // namespace deepft

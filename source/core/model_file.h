@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aligned_vector.h"
 #include "json.h"
 
 namespace deepft {
@@ -91,10 +92,11 @@ class ModelFile {
   bool has_tensor(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;  ///< throws ModelFileError
 
-  /// Tensor `name` converted to T, checking its shape when `expected_shape` is not empty.
-  template <typename T>
-  std::vector<T> tensor(const std::string& name,
-                        const std::vector<int64_t>& expected_shape = {}) const;
+  /// Tensor `name` converted to T, checking its shape when `expected_shape` is not empty
+  /// (Alloc: std::allocator or CacheLineAllocator, aligned_vector.h).
+  template <typename T, typename Alloc = std::allocator<T>>
+  std::vector<T, Alloc> tensor(const std::string& name,
+                               const std::vector<int64_t>& expected_shape = {}) const;
 
   /// ModelFileError with "<path>: <what>".
   [[noreturn]] void fail(const std::string& what,

@@ -16,11 +16,6 @@ int64_t max_width(const std::vector<DenseLayer<T>>& layers) {
   return w;
 }
 
-template <typename T>
-void ensure(std::vector<T>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-}
-
 }  // namespace
 
 // The degenerate widths of the first embedding layer (in = 1) and of the fitting output
@@ -90,8 +85,8 @@ int64_t Mlp<T>::saved_width() const {
 template <typename T>
 void Mlp<T>::forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& ws) const {
   const int64_t width = max_width(layers);
-  ensure(ws.a, rows * width);
-  ensure(ws.b, rows * width);
+  grow(ws.a, rows * width);
+  grow(ws.b, rows * width);
   const T* cur = x;
   int64_t offset = 0;
   for (size_t li = 0; li < layers.size(); ++li) {
@@ -109,8 +104,8 @@ void Mlp<T>::forward(const T* x, int64_t rows, T* y, T* saved, MlpWorkspace<T>& 
 template <typename T>
 void Mlp<T>::forward_tangent(const T* x, int64_t rows, T* yt, MlpWorkspace<T>& ws) const {
   const int64_t width = max_width(layers);
-  ensure(ws.a, 2 * rows * width);
-  ensure(ws.b, 2 * rows * width);
+  grow(ws.a, 2 * rows * width);
+  grow(ws.b, 2 * rows * width);
   if (static_cast<int64_t>(ws.ones.size()) < rows) ws.ones.assign(rows, T(1));
   const T* cur = x;                // values [rows, in] (the tangents follow at cur + rows*in)
   const T* cur_t = ws.ones.data();  // tangents of the input: ds/ds = 1
@@ -139,8 +134,8 @@ void Mlp<T>::forward_tangent(const T* x, int64_t rows, T* yt, MlpWorkspace<T>& w
 template <typename T>
 void Mlp<T>::backward(T* gy, int64_t rows, const T* saved, T* gx, MlpWorkspace<T>& ws) const {
   const int64_t width = max_width(layers);
-  ensure(ws.a, rows * width);
-  ensure(ws.b, rows * width);
+  grow(ws.a, rows * width);
+  grow(ws.b, rows * width);
   int64_t offset = saved_width();
   T* g = gy;  // dL/dy of the current layer, [rows, out]
   for (size_t li = layers.size(); li-- > 0;) {

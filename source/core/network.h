@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "activation.h"
+#include "aligned_vector.h"
 #include "packed_gemm.h"
 
 namespace deepft {
@@ -39,7 +40,7 @@ struct DenseLayer {
 /// Scratch memory of one thread, grown on demand and reused between calls.
 template <typename T>
 struct MlpWorkspace {
-  std::vector<T> a, b;  ///< ping-pong buffers [rows, max width] ([2 rows, ..] for tangents)
+  AlignedVector<T> a, b;  ///< ping-pong buffers [rows, max width] ([2 rows, ..] for tangents)
   std::vector<T> ones;  ///< [rows] ds/ds = 1, the input tangent of forward_tangent
 };
 

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "aligned_vector.h"
+
 namespace deepft {
 
 /// W [k, n] (row-major) packed into column panels of [k, kPanel], zero padded; a remainder of at
@@ -43,7 +45,7 @@ class PackedWeights {
 
  private:
   int64_t k_ = 0, n_ = 0;
-  std::vector<T> panels_;  ///< [npanel, k, kPanel]
+  AlignedVector<T> panels_;  ///< [npanel, k, kPanel]
 };
 
 /// GFLOP/s of one thread multiplying x [m, k] by a packed [k, n] (best of `repeat` products on

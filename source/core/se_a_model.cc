@@ -26,10 +26,10 @@ struct ChunkWorkspace {
   ChunkEnvironment<T> env;          ///< R̂ [n, nnei, 4] of the chunk and its backward
   std::vector<int64_t> slot;        ///< [rows] chunk slot index a * nnei + s (a < n)
   std::vector<int64_t> row_begin;   ///< [ntypes * (chunk + 1)] rows of (neighbor type, atom)
-  std::vector<T> x0, r;             ///< [rows] ŝ, [rows, 4] R̂ of the real neighbors
-  std::vector<T> gj;                ///< per neighbor-type block [G rows; dG/dŝ rows], [2 rows, M]
-  std::vector<T> tmat, d, gd;       ///< [chunk, 4, M], [chunk, M * A], [chunk, M * A]
-  std::vector<T> gt, gr;            ///< [4, M], [rows, 4]
+  AlignedVector<T> x0, r;           ///< [rows] ŝ, [rows, 4] R̂ of the real neighbors
+  AlignedVector<T> gj;              ///< per neighbor-type block [G rows; dG/dŝ rows], [2 rows, M]
+  AlignedVector<T> tmat, d, gd;     ///< [chunk, 4, M], [chunk, M * A], [chunk, M * A]
+  AlignedVector<T> gt, gr;          ///< [4, M], [rows, 4]
   MlpWorkspace<T> mlp;
   FittingWorkspace<T> fit;
 };

@@ -196,7 +196,7 @@ TabulatedEmbedding<T>::TabulatedEmbedding(const ModelFile& file, const BranchCon
                               static_cast<double>(e.n_coarse) * 10.0 * z.step);
     net.t_end = net.stride1;
     // n_fine + n_coarse <= 2^24 (branch_config) and m <= kMaxWidth: no overflow
-    net.coef = file.tensor<T>(z.table_prefix + "table." + std::to_string(k),
+    net.coef = file.tensor<T, CacheLineAllocator<T>>(z.table_prefix + "table." + std::to_string(k),
                               {e.n_fine + e.n_coarse, 6, m});
     nets_.push_back(std::move(net));
   }

@@ -65,7 +65,7 @@ class TabulatedEmbedding {
   struct Net {
     T lower, step, inv_step, upper, stride1, inv_stride1, xmax, t_end;
     int64_t n_fine, n_coarse;
-    std::vector<T> coef;  ///< [n_fine + n_coarse, 6, m]
+    AlignedVector<T> coef;  ///< [n_fine + n_coarse, 6, m]
   };
   struct Where {
     const T* c;  ///< coefficients of the interval [6, m]
