@@ -75,7 +75,8 @@ class EnergyModel(nn.Module):
             frames = coord.shape[0] if at.ndim == 1 else at.shape[0]
             at = at.reshape(-1, nloc)[0]
             if (at >= 0).all():
-                counts = tuple(frames * np.bincount(at, minlength=self.descriptor.get_ntypes()))
+                per_type = np.bincount(at, minlength=self.descriptor.get_ntypes())
+                counts = tuple(int(frames * c) for c in per_type)
             types = at
         else:
             types = atype.reshape(-1, nloc)[0]
@@ -90,7 +91,7 @@ class EnergyModel(nn.Module):
             b = None if box is None else box.detach().cpu().to(torch.float64).numpy().reshape(-1, 9)
             types = types if on_host else types.cpu().numpy()
         result = _ops.build_nlist(x, b, types, self.get_rcut(), self.get_sel(), check_overflow)
-        result.center_counts = None if counts is None else tuple(int(c) for c in counts)
+        result.center_counts = counts
         return result
 
     def forward(self, coord: torch.Tensor, box: torch.Tensor | None, atype: torch.Tensor,

@@ -106,15 +106,9 @@ def build_nlist(coord, box, atype, rcut: float, sel, check_overflow: bool = True
         )
     else:
         result = _build_numpy(coord, box, atype, float(rcut), sel)
-    if check_overflow:
-        warn_if_overflow(result)
-    return result
-
-
-def warn_if_overflow(result: NeighborList) -> None:
-    """Logs (once per sel and rcut) which atom had more neighbors than sel."""
-    if result.overflow:
+    if check_overflow and result.overflow:
         _warn_overflow(result)
+    return result
 
 
 def _build_numpy(coord, box, atype, rcut: float, sel: tuple[int, ...]) -> NeighborList:
@@ -153,7 +147,7 @@ def _warn_overflow(result: NeighborList) -> None:
         return
     _warned_overflow.add(key)
     max_nei = np.asarray(_to_numpy(result.max_neighbors))
-    needed = tuple(max(int(m), s) for m, s in zip(max_nei, result.sel, strict=True))
+    needed = _sel_that_fits(max_nei, result.sel)
     counts = np.asarray(_to_numpy(result.type_counts))  # nframes x nloc x ntypes
     t = int(np.argmax(max_nei - np.asarray(result.sel)))
     frame, atom = np.unravel_index(int(np.argmax(counts[..., t])), counts.shape[:2])
@@ -161,7 +155,7 @@ def _warn_overflow(result: NeighborList) -> None:
         "sel overflow: atom %d (frame %d) has %d neighbors of type %d within rcut %g Å but "
         "sel[%d] = %d, so the farthest are dropped; a sel of at least %s would keep all "
         "neighbors of these frames (logged once per sel)", atom, frame,
-        int(counts[frame, atom, t]), t, result.rcut, t, result.sel[t], list(needed),
+        int(counts[frame, atom, t]), t, result.rcut, t, result.sel[t], needed,
     )
 
 
@@ -173,11 +167,16 @@ def warn_overflow_max(max_neighbors, sel: tuple[int, ...], rcut: float, where: s
     if key in _warned_overflow or not any(int(m) > s for m, s in zip(most, sel, strict=True)):
         return
     _warned_overflow.add(key)
-    needed = [max(int(m), s) for m, s in zip(most, sel, strict=True)]
+    needed = _sel_that_fits(most, sel)
     log.warning("sel overflow%s: up to %s neighbors per type within rcut %g Å but sel = %s, so "
                 "the farthest were dropped; a sel of at least %s keeps all neighbors of the "
                 "frames seen (logged once per sel)", f" in {where}" if where else "",
                 most.tolist(), rcut, list(sel), needed)
+
+
+def _sel_that_fits(max_neighbors, sel) -> list[int]:
+    """The smallest sel, per neighbor type, that is >= sel and holds ``max_neighbors``."""
+    return [max(int(m), s) for m, s in zip(max_neighbors, sel, strict=True)]
 
 
 def _to_numpy(x):
