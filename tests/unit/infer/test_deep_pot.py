@@ -226,7 +226,8 @@ def test_model_read_from_a_pipe(model, frames, tmp_path):
     finally:
         assert writer.wait(timeout=60) == 0
     coords, boxes, types = frames
-    for a, b in zip(piped.eval(coords, boxes, types), DeepPot(model).eval(coords, boxes, types)):
+    direct = DeepPot(model).eval(coords, boxes, types)
+    for a, b in zip(piped.eval(coords, boxes, types), direct, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
